@@ -1,0 +1,65 @@
+"""Right-hand side of the Balloon-Windkessel state equations and the BOLD observation.
+
+The functions here are written once and used twice: on NumPy arrays by the NumPy path, and on
+scalars inside the Numba kernels (``_kernels.py`` compiles them). Parameters arrive packed in
+one float64 vector so that the kernels take plain arrays; :func:`pack_params` builds it.
+
+Powers are written as ``exp(log(.) * a)``: for the positive arguments of the model's domain
+this is the same function as ``**``, and it leaves NaN for an argument that left the domain
+(v <= 0) instead of a complex number or an exception.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .params import BalloonParams
+
+__all__ = ["pack_params", "rhs", "observe", "N_PARAMS"]
+
+# Positions in the packed parameter vector.
+KAPPA, GAMMA, INV_TAU, INV_ALPHA, RHO, LOG1M_RHO, V0, K1, K2, K3, LINEAR = range(11)
+N_PARAMS = 11
+
+
+def pack_params(params: BalloonParams) -> np.ndarray:
+    """Return the float64 vector the equations and kernels read (positions above)."""
+    k1, k2, k3 = params.bold_coefficients()
+    return np.array([
+        params.kappa, params.gamma, 1.0 / params.tau, 1.0 / params.alpha, params.rho,
+        np.log1p(-params.rho), params.V0, k1, k2, k3,
+        1.0 if params.observation == "revised_linear" else 0.0,
+    ], dtype=np.float64)
+
+
+def rhs(x, f, v, q, z, p):
+    """Time derivatives ``(dx, df, dv, dq)`` of the four states, per second.
+
+    Parameters
+    ----------
+    x, f, v, q : float or ndarray
+        Vasodilatory signal (s^-1), normalised inflow, volume and deoxyhemoglobin.
+    z : float or ndarray
+        Neural drive held over the step.
+    p : ndarray
+        Packed parameters from :func:`pack_params`.
+    """
+    inv_alpha = p[INV_ALPHA]
+    outflow = np.exp(np.log(v) * inv_alpha)                      # v ** (1/alpha)
+    extraction = 1.0 - np.exp(p[LOG1M_RHO] / f)                  # E(f) = 1 - (1-rho)**(1/f)
+    dx = z - p[KAPPA] * x - p[GAMMA] * (f - 1.0)
+    df = x
+    dv = (f - outflow) * p[INV_TAU]
+    dq = (f * extraction / p[RHO] - outflow * q / v) * p[INV_TAU]
+    return dx, df, dv, dq
+
+
+def observe(v, q, p):
+    """BOLD signal, a dimensionless fraction of the resting signal, from volume and dHb.
+
+    ``V0 * (k1 (1-q) + k2 (1-q/v) + k3 (1-v))`` for the nonlinear forms and
+    ``V0 * ((k1+k2) (1-q) + (k3-k2) (1-v))`` for ``"revised_linear"``.
+    """
+    if p[LINEAR] != 0.0:
+        return p[V0] * ((p[K1] + p[K2]) * (1.0 - q) + (p[K3] - p[K2]) * (1.0 - v))
+    return p[V0] * (p[K1] * (1.0 - q) + p[K2] * (1.0 - q / v) + p[K3] * (1.0 - v))

@@ -1,0 +1,183 @@
+"""Physical units: the one pint registry of fwdmodels and the conversions at the public boundary.
+
+fwdmodels uses pint's *application registry*, so a quantity built with ``pint.Quantity`` or
+with ``fwdmodels.ureg`` is the same kind of object and the two mix freely::
+
+    >>> import fwdmodels
+    >>> dt = 1 * fwdmodels.ureg.ms           # or the string "1 ms"
+    >>> fwdmodels.units.to_si(dt, "dt", "[time]")
+    0.001
+
+Inside the package every dimensional number is a plain SI float (seconds, metres, amperes,
+volts, teslas); units are attached again on the way out.
+
+Arrays coming from JAX or brainstate are read through :func:`numpy.asarray`. A brainunit
+(saiunit) ``Quantity`` is converted to pint from its mantissa and its unit, without importing
+JAX or brainunit: the adapter only looks at the object it is given.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pint
+
+from .errors import FwdModelsError
+
+__all__ = [
+    "ureg",
+    "Quantity",
+    "parse_unit",
+    "as_quantity",
+    "to_si",
+    "from_brainunit",
+    "is_brainunit_quantity",
+]
+
+#: The pint registry of fwdmodels: pint's application registry.
+ureg = pint.get_application_registry()
+Quantity = ureg.Quantity
+
+#: Order of the SI base dimensions in a brainunit ``Dimension`` vector.
+_BRAINUNIT_BASES = ("m", "kg", "s", "A", "K", "mol", "cd")
+
+_UNIT_EXAMPLES = {
+    "[time]": ("1 ms", "ureg.ms"),
+    "[length]": ("9 cm", "ureg.cm"),
+    "[current] * [length]": ("10 nA*m", "ureg.nA * ureg.m"),
+}
+
+
+def _example(dimension: str) -> tuple[str, str]:
+    return _UNIT_EXAMPLES.get(dimension, ("<value> <unit>", "ureg.<unit>"))
+
+
+def is_brainunit_quantity(obj) -> bool:
+    """Return True for a brainunit/saiunit ``Quantity`` (checked without importing them)."""
+    module = type(obj).__module__ or ""
+    return (
+        module.split(".")[0] in ("brainunit", "saiunit")
+        and hasattr(obj, "mantissa")
+        and hasattr(obj, "unit")
+    )
+
+
+def _is_brainunit_unit(obj) -> bool:
+    module = type(obj).__module__ or ""
+    return module.split(".")[0] in ("brainunit", "saiunit") and hasattr(obj, "dim") and hasattr(
+        obj, "scale"
+    )
+
+
+def _brainunit_unit_to_pint(unit) -> pint.Unit | pint.Quantity:
+    """Convert a brainunit ``Unit`` to a pint unit (or, failing a name match, a scaled SI unit)."""
+    dims = np.asarray(getattr(unit.dim, "_dims", np.zeros(7)), dtype=float)
+    si_factor = float(unit.factor) * float(unit.base) ** float(unit.scale)
+    si_expr = " * ".join(
+        f"{base} ** {int(p) if float(p).is_integer() else float(p)}"
+        for base, p in zip(_BRAINUNIT_BASES, dims)
+        if p != 0
+    ) or "dimensionless"
+    si_unit = ureg.Unit(si_expr)
+    name = str(getattr(unit, "dispname", "") or "")
+    if name:
+        try:
+            candidate = ureg.Unit(name)
+        except Exception:  # pint raises several parse errors; any means "no match"
+            candidate = None
+        if candidate is not None and candidate.dimensionality == si_unit.dimensionality:
+            factor = (1 * candidate).to(si_unit).magnitude
+            if np.isclose(factor, si_factor, rtol=1e-12, atol=0):
+                return candidate
+    return si_factor * si_unit
+
+
+def from_brainunit(obj) -> pint.Quantity:
+    """Convert a brainunit Quantity to a pint Quantity with the same mantissa and unit.
+
+    Parameters
+    ----------
+    obj : brainunit.Quantity
+        Any object with ``mantissa`` and ``unit`` attributes as brainunit defines them. Its
+        mantissa (a JAX or NumPy array, or a scalar) is read with :func:`numpy.asarray`, so its
+        dtype (float32 or float64) is kept.
+    """
+    mantissa = np.asarray(obj.mantissa)
+    unit = _brainunit_unit_to_pint(obj.unit)
+    if isinstance(unit, pint.Unit):
+        return Quantity(mantissa, unit)
+    # A scaled SI unit (a Quantity): multiply the factor out (a Python float keeps the dtype).
+    return Quantity(mantissa * float(unit.magnitude), unit.units)
+
+
+def parse_unit(unit, name: str = "unit") -> pint.Unit:
+    """Return a pint Unit from a pint Unit, a brainunit Unit or a string such as ``"uV"``."""
+    if isinstance(unit, pint.Unit):
+        return unit
+    if _is_brainunit_unit(unit):
+        converted = _brainunit_unit_to_pint(unit)
+        if isinstance(converted, pint.Unit):
+            return converted
+        raise FwdModelsError(
+            f"`{name}` must be a unit pint knows by name; brainunit unit {unit!r} has none"
+        )
+    if isinstance(unit, str):
+        try:
+            return ureg.Unit(unit.strip())
+        except Exception as exc:
+            raise FwdModelsError(f"`{name}` must be a unit such as 'uV' or 'fT'; got {unit!r} "
+                                 f"({exc})") from None
+    raise FwdModelsError(f"`{name}` must be a unit (a pint Unit or a string such as 'uV'); "
+                         f"got {unit!r} of type {type(unit).__name__}")
+
+
+def as_quantity(value, name: str, dimension: str | None = None) -> pint.Quantity:
+    """Return ``value`` as a pint Quantity, refusing a bare number.
+
+    Parameters
+    ----------
+    value : pint.Quantity, str, brainunit.Quantity
+        A quantity with its unit, e.g. ``1 * ureg.ms``, ``"1 ms"`` or ``1 * brainunit.ms``.
+    name : str
+        The argument's name, used in error messages.
+    dimension : str, optional
+        A pint dimensionality such as ``"[time]"`` that the quantity must have.
+    """
+    if is_brainunit_quantity(value):
+        value = from_brainunit(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            value = ureg.Quantity(text)
+        except Exception as exc:
+            raise FwdModelsError(
+                f"`{name}` could not be read as a quantity: {text!r} ({exc}); write it as "
+                f"'{_example(dimension or '')[0]}'"
+            ) from None
+    if not isinstance(value, pint.Quantity):
+        text, attr = _example(dimension or "")
+        raise FwdModelsError(
+            f"`{name}` must carry a unit; got {_short(value)} (no unit). Write it as "
+            f"'{text}' or `{text.split()[0]} * fwdmodels.{attr}`"
+        )
+    if dimension is not None and not value.check(dimension):
+        raise FwdModelsError(
+            f"`{name}` must have the dimension {dimension}; got {value:~} "
+            f"(dimension {value.dimensionality})"
+        )
+    return value
+
+
+def to_si(value, name: str, dimension: str) -> float | np.ndarray:
+    """Return the SI magnitude (a float or a float array) of a quantity of ``dimension``."""
+    q = as_quantity(value, name, dimension)
+    magnitude = q.to_base_units().magnitude
+    if isinstance(magnitude, numbers.Number):
+        return float(magnitude)
+    return np.asarray(magnitude)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
