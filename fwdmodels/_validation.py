@@ -108,4 +108,4 @@ def check_finite(array: np.ndarray, name: str, axes: tuple[str, ...] = ("time in
     index = np.unravel_index(int(np.argmin(finite.ravel())), array.shape)
     labels = ("batch",) * (array.ndim - len(axes)) + tuple(axes[-array.ndim:])
     where = ", ".join(f"{label} {i}" for label, i in zip(labels, index))
-    raise FwdModelsError(f"`{name}` must be finite; found {array[index]!r} at {where}")
+    raise FwdModelsError(f"`{name}` must be finite; found {float(array[index])!r} at {where}")

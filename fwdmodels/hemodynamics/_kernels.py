@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .._numba import njit
-from .equations import observe, rhs
+from .equations import N_PARAMS, observe, rhs
 
 _rhs = njit(rhs)
 _observe = njit(observe)
@@ -75,5 +75,5 @@ def warm_up():
     """Compile (or load from the cache) the kernels for float64 arrays."""
     z = np.zeros((1, 1))
     state = np.array([[0.0], [1.0], [1.0], [1.0]])
-    p = np.ones(11)
+    p = np.ones(N_PARAMS)
     integrate(z, 0.001, p, state, np.empty((1, 1)), np.empty((4, 0, 1)), 2)

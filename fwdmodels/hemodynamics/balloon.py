@@ -84,7 +84,7 @@ def _initial_state(init, params, shape: tuple[int, ...], z_first: np.ndarray | N
         state = np.vstack(rows)
         for key, row in zip("fv", (state[1], state[2])):
             if np.any(row <= 0):
-                raise FwdModelsError(f"`init[{key!r}]` must be positive; got {row.min()!r}")
+                raise FwdModelsError(f"`init[{key!r}]` must be positive; got {float(row.min())!r}")
         return state
     raise FwdModelsError(f"`init` must be 'rest', 'steady' or a dict of x, f, v, q; got {init!r}")
 

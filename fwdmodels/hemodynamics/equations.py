@@ -6,7 +6,9 @@ one float64 vector so that the kernels take plain arrays; :func:`pack_params` bu
 
 Powers are written as ``exp(log(.) * a)``: for the positive arguments of the model's domain
 this is the same function as ``**``, and it leaves NaN for an argument that left the domain
-(v <= 0) instead of a complex number or an exception.
+(v <= 0) instead of a complex number or an exception. At rest (x = 0, f = v = q = 1) every
+derivative is exactly 0.0 in floating point, so a model at rest with no input stays there
+bit for bit and its BOLD signal is exactly 0.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from .params import BalloonParams
 __all__ = ["pack_params", "rhs", "observe", "N_PARAMS"]
 
 # Positions in the packed parameter vector.
-KAPPA, GAMMA, INV_TAU, INV_ALPHA, RHO, LOG1M_RHO, V0, K1, K2, K3, LINEAR = range(11)
-N_PARAMS = 11
+KAPPA, GAMMA, INV_TAU, INV_ALPHA, RHO, LOG1M_RHO, ONE_M_RHO, V0, K1, K2, K3, LINEAR = range(12)
+N_PARAMS = 12
 
 
 def pack_params(params: BalloonParams) -> np.ndarray:
@@ -27,7 +29,7 @@ def pack_params(params: BalloonParams) -> np.ndarray:
     k1, k2, k3 = params.bold_coefficients()
     return np.array([
         params.kappa, params.gamma, 1.0 / params.tau, 1.0 / params.alpha, params.rho,
-        np.log1p(-params.rho), params.V0, k1, k2, k3,
+        np.log1p(-params.rho), 1.0 - params.rho, params.V0, k1, k2, k3,
         1.0 if params.observation == "revised_linear" else 0.0,
     ], dtype=np.float64)
 
@@ -44,9 +46,10 @@ def rhs(x, f, v, q, z, p):
     p : ndarray
         Packed parameters from :func:`pack_params`.
     """
-    inv_alpha = p[INV_ALPHA]
-    outflow = np.exp(np.log(v) * inv_alpha)                      # v ** (1/alpha)
-    extraction = 1.0 - np.exp(p[LOG1M_RHO] / f)                  # E(f) = 1 - (1-rho)**(1/f)
+    outflow = np.exp(np.log(v) * p[INV_ALPHA])                   # v ** (1/alpha)
+    # E(f) = 1 - (1-rho)**(1/f), written as rho - (1-rho) * expm1(log(1-rho) * (1/f - 1)):
+    # exactly rho at f = 1, so the rest state is an exact fixed point in floating point.
+    extraction = p[RHO] - p[ONE_M_RHO] * np.expm1(p[LOG1M_RHO] * (1.0 / f - 1.0))
     dx = z - p[KAPPA] * x - p[GAMMA] * (f - 1.0)
     df = x
     dv = (f - outflow) * p[INV_TAU]

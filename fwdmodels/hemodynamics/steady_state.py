@@ -29,7 +29,7 @@ def steady_state_arrays(z: np.ndarray, params) -> dict[str, np.ndarray]:
         bad = np.argmin(f)
         raise FwdModelsError(
             f"`z` must exceed -gamma = {-params.gamma} for a steady state with positive inflow; "
-            f"got {np.ravel(z)[bad]!r}")
+            f"got {float(np.ravel(z)[bad])!r}")
     v = f ** params.alpha
     extraction = 1.0 - (1.0 - params.rho) ** (1.0 / f)
     q = v * extraction / params.rho
