@@ -93,3 +93,19 @@ def test_invalid_parameters(kwargs, message):
 def test_unknown_preset():
     with pytest.raises(FwdModelsError, match=r"`params` must be one of .*'spm12'.*; got 'spm8'"):
         BalloonParams.preset("spm8")
+
+
+def test_from_brainmass_names_and_model_attributes():
+    p = BalloonParams.from_brainmass(k=0.7, gamma=0.4, tau=1.0, alpha=0.3, rho=0.35, V0=0.03)
+    assert (p.kappa, p.gamma, p.tau, p.alpha, p.rho, p.V0) == (0.7, 0.4, 1.0, 0.3, 0.35, 0.03)
+    assert p.observation == "classic"
+
+    class FakeModel:  # brainmass.BOLDSignal keeps per-region arrays under these names
+        k = [0.65] * 3
+        gamma, alpha, tau, rho, V0 = [0.41] * 3, 0.32, 0.98, 0.34, 0.02
+
+    assert BalloonParams.from_brainmass(FakeModel()).bold_coefficients() == \
+        BalloonParams().bold_coefficients()
+    FakeModel.k = [0.6, 0.7, 0.65]
+    with pytest.raises(FwdModelsError, match=r"`k` must be one value for all regions; got 3"):
+        BalloonParams.from_brainmass(FakeModel())

@@ -27,7 +27,7 @@ from .steady_state import steady_state_arrays
 __all__ = ["BOLDSignal", "simulate_bold"]
 
 STATE_NAMES = ("x", "f", "v", "q")
-INITS = ("rest", "steady")
+INITS = ("rest", "steady", "brainmass")
 _INPUT_DIMENSIONS = ("[]", "1/[time]", "1/[time]**2")
 
 
@@ -60,6 +60,8 @@ def _initial_state(init, params, shape: tuple[int, ...], z_first: np.ndarray | N
         check_option(init, "init", INITS)
         if init == "rest":
             return np.vstack([np.zeros(n), np.ones(n), np.ones(n), np.ones(n)])
+        if init == "brainmass":  # brainmass.BOLDSignal starts every state, x too, at 1.0
+            return np.ones((4, n))
         if z_first is None:
             raise FwdModelsError("init='steady' needs the constant input it is the steady state "
                                  "of: pass `z` (one value per region)")
@@ -150,9 +152,11 @@ class BOLDSignal:
 
         Parameters
         ----------
-        init : {"rest", "steady"} or dict
+        init : {"rest", "steady", "brainmass"} or dict
             ``"rest"``: x = 0, f = v = q = 1 (BOLD 0). ``"steady"``: the fixed point for the
-            constant input ``z``. A dict gives ``x, f, v, q`` (scalars or arrays of ``in_size``).
+            constant input ``z``. ``"brainmass"``: x = f = v = q = 1, the start of
+            ``brainmass.BOLDSignal`` (x = 1 s^-1 is away from rest and adds a transient).
+            A dict gives ``x, f, v, q`` (scalars or arrays of ``in_size``).
         z : array_like, optional
             The constant input for ``init="steady"``.
         """
@@ -257,9 +261,10 @@ def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=
         Preset name or parameter set; ``**overrides`` change single values.
     method : {"rk4", "heun", "euler", "reference"}
         Time stepping (see :class:`BOLDSignal`).
-    init : {"rest", "steady"} or dict
-        Initial state: rest, the fixed point of the first input sample ``z[0]``, or a dict of
-        ``x, f, v, q`` arrays (shape ``(N,)``, or ``(B, N)`` for a batch).
+    init : {"rest", "steady", "brainmass"} or dict
+        Initial state: rest, the fixed point of the first input sample ``z[0]``, brainmass's
+        start (every state at 1.0), or a dict of ``x, f, v, q`` arrays (shape ``(N,)``, or
+        ``(B, N)`` for a batch).
     tr : pint.Quantity or str, optional
         Repetition time; a whole multiple of ``dt``. When given, the output is at
         ``t = TR, 2 TR, ...``.

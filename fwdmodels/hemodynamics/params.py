@@ -248,6 +248,33 @@ class BalloonParams:
         params = cls(**PRESETS[name], name=name)
         return params.replace(**overrides) if overrides else params
 
+    @classmethod
+    def from_brainmass(cls, model=None, *, k=0.65, gamma=0.41, alpha=0.32, tau=0.98, rho=0.34,
+                       V0=0.02) -> "BalloonParams":
+        """Parameters under brainmass's names (``brainmass.BOLDSignal``), or read from a model.
+
+        brainmass calls kappa ``k``; its rates are in s^-1 and tau in s, with the classic
+        observation coefficients. Pass a ``brainmass.BOLDSignal`` as ``model`` to read its
+        values (they must be the same for every region), or give the names as keywords.
+        """
+        if model is not None:
+            values = {name: getattr(model, name) for name in ("k", "gamma", "alpha", "tau",
+                                                               "rho", "V0")}
+        else:
+            values = dict(k=k, gamma=gamma, alpha=alpha, tau=tau, rho=rho, V0=V0)
+        scalars = {}
+        for name, value in values.items():
+            if is_brainunit_quantity(value):
+                value = value.mantissa
+            array = np.unique(np.asarray(value, dtype=float))
+            if array.size != 1:
+                raise FwdModelsError(f"`{name}` must be one value for all regions; got "
+                                     f"{array.size} different values")
+            scalars[name] = float(array[0])
+        return cls(kappa=scalars["k"], gamma=scalars["gamma"], tau=scalars["tau"],
+                   alpha=scalars["alpha"], rho=scalars["rho"], V0=scalars["V0"],
+                   observation="classic", name="brainmass")
+
     def as_dict(self) -> dict:
         """All fields plus the resolved ``k1, k2, k3`` (for metadata and JSON)."""
         out = dataclasses.asdict(self)
