@@ -11,6 +11,8 @@ __version__ = "0.1.0"
 
 from .errors import DomainError, FwdModelsError, MissingDependencyError
 from .hemodynamics import BalloonParams, BOLDSignal, simulate_bold, steady_state
+from . import leadfield
+from .leadfield import EEGLeadFieldModel, LeadFieldModel, MEGLeadFieldModel
 from .units import ureg
 
 __all__ = [
@@ -23,4 +25,7 @@ __all__ = [
     "BOLDSignal",
     "simulate_bold",
     "steady_state",
+    "LeadFieldModel",
+    "EEGLeadFieldModel",
+    "MEGLeadFieldModel",
 ]

@@ -1,0 +1,182 @@
+"""From vertex-level lead fields to region lead fields.
+
+A source model with V vertices has a free-orientation lead field of ``3V`` rows interleaved
+``x, y, z`` per vertex (the order MNE-Python uses for its columns; here transposed, rows are
+sources) or a fixed-orientation one of ``V`` rows. A region lead field is a weighted
+combination of vertex rows:
+
+.. math::  L_\\text{region} = W\\,L_\\text{vertex},\\qquad W_{rv} = p_{rv}\\,a_v\\,s_v\\,/\\,c_r
+
+with ``p`` the parcellation (one-hot from labels, or soft memberships), ``a`` the vertex
+areas, ``s`` an optional sign flip (±1 per vertex, aligning the normals of a region with
+its dominant direction, as MNE-Python's ``label_sign_flip``) and ``c_r = Σ_v p_rv a_v`` for a
+mean, 1 for a sum. Units pass through: a Quantity stays a Quantity in the same unit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_float_array, check_finite, check_option
+from ..errors import FwdModelsError
+from ..units import as_quantity, is_brainunit_quantity
+
+__all__ = ["fixed_orientation", "parcellation_matrix", "sign_flips", "region_leadfield"]
+
+
+def _split_unit(L, name):
+    if is_brainunit_quantity(L) or hasattr(L, "dimensionality"):
+        q = as_quantity(L, name)
+        return np.asarray(q.magnitude, dtype=float), q.units
+    return None, None
+
+
+def _wrap(values, unit):
+    if unit is None:
+        return values
+    from ..units import ureg
+    return ureg.Quantity(values, unit)
+
+
+def _read_normals(normals, n_vertices):
+    nrm = as_float_array(normals, "normals", (2,))
+    if nrm.shape != (n_vertices, 3):
+        raise FwdModelsError(f"`normals` must have shape ({n_vertices}, 3); got shape "
+                             f"{nrm.shape}")
+    length = np.linalg.norm(nrm, axis=1)
+    if np.any(length == 0):
+        raise FwdModelsError(f"`normals` must be non-zero; row {int(np.argmin(length))} is zero")
+    return nrm / length[:, None]
+
+
+def fixed_orientation(L_free, normals):
+    """Project a free-orientation vertex lead field on the surface normals.
+
+    Parameters
+    ----------
+    L_free : array_like or Quantity, shape (3V, M) or (V, 3, M)
+        Rows interleaved x, y, z per vertex (or the (V, 3, M) array).
+    normals : array_like, shape (V, 3)
+        Vertex normals (normalised here).
+
+    Returns
+    -------
+    (V, M) array or Quantity: ``L[v] = Σ_k n_vk L_free[3v + k]``.
+    """
+    values, unit = _split_unit(L_free, "L_free")
+    values = as_float_array(L_free if values is None else values, "L_free", (2, 3))
+    if values.ndim == 2:
+        if values.shape[0] % 3:
+            raise FwdModelsError(f"`L_free` must have 3V rows (x, y, z per vertex); got "
+                                 f"{values.shape[0]} rows")
+        values = values.reshape(values.shape[0] // 3, 3, values.shape[1])
+    if values.shape[1] != 3:
+        raise FwdModelsError(f"`L_free` must have shape (V, 3, M); got {values.shape}")
+    nrm = _read_normals(normals, values.shape[0])
+    return _wrap(np.einsum("vkm,vk->vm", values, nrm), unit)
+
+
+def parcellation_matrix(parcellation, n_vertices: int, n_regions: int | None = None):
+    """The ``(R, V)`` membership matrix from labels ``(V,)`` (−1: no region) or ``(R, V)``."""
+    p = np.asarray(parcellation)
+    if p.ndim == 1:
+        if p.shape[0] != n_vertices or p.dtype.kind not in "iu":
+            raise FwdModelsError(f"`parcellation` as labels must be {n_vertices} integers (one "
+                                 f"per vertex, -1 for none); got shape {p.shape}, dtype "
+                                 f"{p.dtype}")
+        r = int(p.max()) + 1 if n_regions is None else n_regions
+        if p.min() < -1 or p.max() >= r:
+            raise FwdModelsError(f"`parcellation` labels must lie in [-1, {r}); got "
+                                 f"[{p.min()}, {p.max()}]")
+        matrix = np.zeros((r, n_vertices))
+        assigned = p >= 0
+        matrix[p[assigned], np.nonzero(assigned)[0]] = 1.0
+        return matrix
+    matrix = as_float_array(p, "parcellation", (2,))
+    if matrix.shape[1] != n_vertices:
+        raise FwdModelsError(f"`parcellation` as a matrix must have shape (R, {n_vertices}); "
+                             f"got shape {matrix.shape}")
+    check_finite(matrix, "parcellation", ("region", "vertex"))
+    if np.any(matrix < 0):
+        raise FwdModelsError("`parcellation` weights must be non-negative; got "
+                             f"{float(matrix.min())!r}")
+    return matrix
+
+
+def sign_flips(normals, membership) -> np.ndarray:
+    """Per region and vertex, ±1 aligning each normal with the region's dominant direction.
+
+    The dominant direction is the first right singular vector of the region's (weighted)
+    normals, signed so that most of the region's weight points along it.
+    """
+    membership = np.asarray(membership, dtype=float)
+    nrm = _read_normals(normals, membership.shape[1])
+    flips = np.ones_like(membership)
+    for r, row in enumerate(membership):
+        idx = np.nonzero(row)[0]
+        if idx.size == 0:
+            continue
+        _, _, vt = np.linalg.svd(row[idx, None] * nrm[idx], full_matrices=False)
+        s = np.sign(nrm[idx] @ vt[0])
+        s[s == 0] = 1.0
+        if np.sum(row[idx] * s) < 0:
+            s = -s
+        flips[r, idx] = s
+    return flips
+
+
+def region_leadfield(L_vertex, parcellation, *, normals=None, areas=None, reduce="sum",
+                     sign_flip=False):
+    """Region lead field ``(R, M)`` from a vertex lead field.
+
+    Parameters
+    ----------
+    L_vertex : array_like or Quantity, shape (V, M), (3V, M) or (V, 3, M)
+        Vertex lead field; with free orientation (3V rows interleaved x, y, z per vertex, or
+        (V, 3, M)) ``normals`` are required and the rows are first projected on them.
+    parcellation : array_like
+        Integer labels ``(V,)`` (``-1``: outside every region) or an ``(R, V)`` membership
+        matrix (one-hot or soft weights ≥ 0).
+    normals : array_like, shape (V, 3), optional
+        Vertex normals (for free orientation and for ``sign_flip``).
+    areas : array_like, shape (V,), optional
+        Vertex areas (any unit, only ratios matter for a mean) weighting each vertex.
+    reduce : {"sum", "mean"}
+        Sum the (weighted) vertex rows, or take their weighted mean.
+    sign_flip : bool
+        Flip vertices whose normal points against the region's dominant direction, so that
+        opposite walls of a sulcus do not cancel.
+
+    Returns
+    -------
+    (R, M) array or Quantity (same unit as ``L_vertex``).
+    """
+    check_option(reduce, "reduce", ("sum", "mean"))
+    values, unit = _split_unit(L_vertex, "L_vertex")
+    values = as_float_array(L_vertex if values is None else values, "L_vertex", (2, 3))
+    n_rows = values.shape[0]
+    if values.ndim == 3 or (normals is not None and n_rows != np.shape(normals)[0]):
+        if normals is None:
+            raise FwdModelsError("`normals` must be given for a free-orientation `L_vertex`; "
+                                 f"got L_vertex of shape {values.shape} and normals=None")
+        values = fixed_orientation(values, normals)
+    n_vertices = values.shape[0]
+    membership = parcellation_matrix(parcellation, n_vertices)
+    weights = membership.copy()
+    if areas is not None:
+        a = as_float_array(getattr(areas, "magnitude", areas), "areas", (1,))
+        if a.shape != (n_vertices,) or np.any(a < 0):
+            raise FwdModelsError(f"`areas` must be {n_vertices} non-negative values; got shape "
+                                 f"{a.shape}")
+        weights = weights * a[None, :]
+    if reduce == "mean":
+        total = weights.sum(axis=1, keepdims=True)
+        if np.any(total == 0):
+            raise FwdModelsError(f"`parcellation` region {int(np.argmin(total))} has no vertex "
+                                 "(or zero total weight): its mean is undefined")
+        weights = weights / total
+    if sign_flip:
+        if normals is None:
+            raise FwdModelsError("`sign_flip` needs `normals`; got normals=None")
+        weights = weights * sign_flips(normals, membership)
+    return _wrap(weights @ values, unit)
