@@ -1,0 +1,347 @@
+"""Tests of fwdmodels.hemodynamics.hrf: linear views of the hemodynamic response.
+
+Oracles are independent of the code under test: the nonlinear ODE (simulate_bold), the
+closed-form steady state, a finite-difference Jacobian of the model's own right-hand side
+integrated by solve_ivp, direct (non-FFT) convolution, and the published formulas and
+statements for the classical kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.integrate
+import scipy.optimize
+import scipy.stats
+
+from fwdmodels.errors import FwdModelsError
+from fwdmodels.hemodynamics.balloon import simulate_bold
+from fwdmodels.hemodynamics.equations import observe, pack_params, rhs
+from fwdmodels.hemodynamics.hrf import (balloon_kernel, balloon_linear_system, convolve_hrf,
+                                        gamma_hrf, glover_hrf, kernel_times, spm_hrf,
+                                        volterra_kernel)
+from fwdmodels.hemodynamics.params import resolve_params
+from fwdmodels.hemodynamics.sampling import sample_tr
+from fwdmodels.hemodynamics.steady_state import steady_state
+from fwdmodels.units import ureg
+
+PRESETS = ["friston2003", "stephan2007", "spm12"]
+
+
+def _peak_time(kernel, dt):
+    """Bin centre of the kernel's maximum, in seconds."""
+    return (int(np.argmax(kernel.magnitude)) + 0.5) * dt
+
+
+def _trough_time(kernel, dt):
+    return (int(np.argmin(kernel.magnitude)) + 0.5) * dt
+
+
+def _fd_linearisation(params):
+    """A, C by central differences of the nonlinear rhs / observe at rest (independent)."""
+    p = pack_params(resolve_params(params))
+    rest = np.array([0.0, 1.0, 1.0, 1.0])
+    h = 1e-6
+    A = np.empty((4, 4))
+    C = np.empty(4)
+    for j in range(4):
+        up, down = rest.copy(), rest.copy()
+        up[j] += h
+        down[j] -= h
+        A[:, j] = (np.array(rhs(*up, 0.0, p)) - np.array(rhs(*down, 0.0, p))) / (2 * h)
+        C[j] = (observe(up[2], up[3], p) - observe(down[2], down[3], p)) / (2 * h)
+    return A, C
+
+
+# ---------------------------------------------------------------------- Balloon kernel
+@pytest.mark.parametrize("preset", PRESETS)
+def test_small_inputs_converge_to_the_kernel_at_first_order(preset):
+    # A block input at four amplitudes, one per column: the relative gap between the
+    # nonlinear ODE and the convolution must halve when the amplitude halves.
+    dt = "0.05 s"
+    T = 900
+    amplitudes = np.array([0.2, 0.1, 0.05, 0.025])
+    z = np.zeros((T, amplitudes.size))
+    z[20:140] = amplitudes
+    z[300:320] = -0.5 * amplitudes
+    kernel = balloon_kernel(preset, dt, "45 s")
+    linear = convolve_hrf(z, dt, kernel).magnitude
+    nonlinear = simulate_bold(z, dt, params=preset, method="rk4").magnitude
+    gap = np.linalg.norm(linear - nonlinear, axis=0) / np.linalg.norm(nonlinear, axis=0)
+    orders = np.log2(gap[:-1] / gap[1:])
+    assert np.all(gap[1:] < gap[:-1])
+    np.testing.assert_allclose(orders, 1.0, atol=0.1)
+    assert gap[-1] < 0.05
+
+
+def test_kernel_integral_is_the_steady_state_gain():
+    # Gain from the closed-form steady state (steady_state.py), by a central difference.
+    eps = 1e-4
+    bold_up = steady_state(eps)["bold"].magnitude
+    bold_down = steady_state(-eps)["bold"].magnitude
+    gain = float((bold_up - bold_down) / (2 * eps))
+    dt = 0.1
+    kernel = balloon_kernel("friston2003", f"{dt} s", "90 s")
+    assert kernel.units == ureg("1/s").units
+    np.testing.assert_allclose(kernel.magnitude.sum() * dt, gain, rtol=1e-7)
+    # and the same by hand: -C A^{-1} B from the finite-difference Jacobian
+    A, C = _fd_linearisation("friston2003")
+    by_hand = -C @ np.linalg.solve(A, np.array([1.0, 0.0, 0.0, 0.0]))
+    np.testing.assert_allclose(gain, by_hand, rtol=1e-6)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_kernel_matches_solve_ivp_of_the_linearised_ode(preset):
+    # Independent linear system: Jacobian of the nonlinear rhs by finite differences; a
+    # unit pulse held over [0, dt); the response at t = (k+1) dt equals dt * kernel[k].
+    A, C = _fd_linearisation(preset)
+    dt, n_bins = 0.2, 150
+    B = np.array([1.0, 0.0, 0.0, 0.0])
+    first = scipy.integrate.solve_ivp(lambda t, y: A @ y + B, (0, dt), np.zeros(4),
+                                      method="DOP853", rtol=1e-12, atol=1e-14)
+    times = np.arange(1, n_bins) * dt
+    rest = scipy.integrate.solve_ivp(lambda t, y: A @ y, (dt, n_bins * dt), first.y[:, -1],
+                                     t_eval=np.concatenate([[dt], dt + times]),
+                                     method="DOP853", rtol=1e-12, atol=1e-14)
+    expected = C @ rest.y / dt
+    kernel = balloon_kernel(preset, f"{dt} s", f"{n_bins * dt} s").magnitude
+    assert kernel.shape == (n_bins,)
+    np.testing.assert_allclose(kernel, expected, rtol=1e-6, atol=1e-7 * np.abs(expected).max())
+
+
+def test_linear_system_matches_the_finite_difference_jacobian():
+    for preset in PRESETS:
+        A, B, C = balloon_linear_system(preset)
+        A_fd, C_fd = _fd_linearisation(preset)
+        np.testing.assert_allclose(A, A_fd, rtol=1e-7, atol=1e-8)
+        np.testing.assert_allclose(C, C_fd, rtol=1e-7, atol=1e-10)
+        np.testing.assert_array_equal(B, [1, 0, 0, 0])
+
+
+def test_kernel_is_well_defined_at_critical_damping():
+    # kappa^2 = 4 gamma: a repeated eigenvalue, where a modal sum would divide by zero.
+    params = resolve_params("friston2003").replace(gamma=0.65 ** 2 / 4)
+    kernel = balloon_kernel(params, "0.1 s", "120 s").magnitude
+    assert np.all(np.isfinite(kernel))
+    A, B, C = balloon_linear_system(params)
+    np.testing.assert_allclose(kernel.sum() * 0.1, -C @ np.linalg.solve(A, B), rtol=1e-8)
+
+
+def test_kernel_does_not_depend_on_how_the_grid_is_split():
+    # The block evaluation (exp(A j L dt) exp(A i dt)) must give the same samples whatever K.
+    long = balloon_kernel("friston2003", "0.1 s", "30 s").magnitude
+    short = balloon_kernel("friston2003", "0.1 s", "7.3 s").magnitude
+    np.testing.assert_allclose(short, long[:short.size], rtol=1e-12, atol=1e-15)
+    assert short.size == 73
+
+
+def test_friston_balloon_kernel_peaks_near_3_s():
+    # A linear Balloon response with the Friston 2003 values peaks at ~3 s (with kappa and
+    # gamma inverted it would peak near 2 s).
+    dt = 0.01
+    assert 2.7 < _peak_time(balloon_kernel("friston2003", f"{dt} s", "32 s"), dt) < 3.4
+    inverted = resolve_params("friston2003").replace(kappa=1 / 0.65, gamma=1 / 0.41)
+    assert _peak_time(balloon_kernel(inverted, f"{dt} s", "32 s"), dt) < 2.3
+
+
+# ---------------------------------------------------------------------- Volterra kernel
+def test_analytic_volterra_kernel_is_the_balloon_kernel():
+    a = volterra_kernel("friston2003", "0.1 s", "20 s")
+    b = balloon_kernel("friston2003", "0.1 s", "20 s")
+    np.testing.assert_array_equal(a.magnitude, b.magnitude)
+
+
+def test_numerical_volterra_kernel_converges_at_second_order():
+    dt = "0.1 s"
+    analytic = balloon_kernel("friston2003", dt, "30 s").magnitude
+    errors = []
+    for amplitude in (1.0, 0.5, 0.25):
+        numerical = volterra_kernel("friston2003", dt, "30 s", amplitude=amplitude,
+                                    method="reference").magnitude
+        errors.append(np.abs(numerical - analytic).max() / np.abs(analytic).max())
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    np.testing.assert_allclose(orders, 2.0, atol=0.15)
+
+
+# ---------------------------------------------------------------------- classical kernels
+def _spm_formula(t, dt):
+    """SPM's spm_hrf.m formula with p = [6 16 1 1 6 0 32], on the time grid t (s).
+
+    spm_Gpdf(u, h, l) is the gamma density of shape h and rate l on the sample index u;
+    with u = t / dt, h = p1/p3, l = dt/p3 it is dt times the density of shape 6, scale 1 s.
+    """
+    u = t / dt
+    g1 = scipy.stats.gamma.pdf(u, 6 / 1, scale=1 / (dt / 1))
+    g2 = scipy.stats.gamma.pdf(u, 16 / 1, scale=1 / (dt / 1))
+    return g1 - g2 / 6
+
+
+def test_spm_hrf_matches_the_spm_formula_and_its_peaks():
+    dt = 0.01
+    kernel = spm_hrf(f"{dt} s")
+    assert kernel.units == ureg("1/s").units and kernel.shape == (3200,)
+    np.testing.assert_allclose(kernel.magnitude.sum() * dt, 1.0, rtol=1e-12)
+    centres = (np.arange(3200) + 0.5) * dt
+    reference = _spm_formula(centres, dt)
+    reference /= reference.sum() * dt
+    # bin averages vs midpoint samples: equal to O(dt^2)
+    np.testing.assert_allclose(kernel.magnitude, reference, atol=2e-5 * reference.max())
+    # Published facts: the response peaks at (6/1 - 1) * 1 = 5 s (the gamma's mode), the
+    # undershoot's trough lies between 15 and 16 s; locate them on the formula itself.
+    peak = scipy.optimize.minimize_scalar(lambda t: -_spm_formula(t, 1.0), (3, 5, 8)).x
+    trough = scipy.optimize.minimize_scalar(lambda t: _spm_formula(t, 1.0), (12, 15.5, 20)).x
+    assert abs(peak - 5.0) < 0.05 and 15.0 < trough < 16.0
+    assert abs(_peak_time(kernel, dt) - peak) <= dt
+    assert abs(_trough_time(kernel, dt) - trough) <= dt
+
+
+def _glover_formula(t, n1=6.0, t1=0.9, n2=12.0, t2=0.9, a2=0.35):
+    """Glover (1999): peak-normalised gamma variates, d_i = n_i t_i."""
+    d1, d2 = n1 * t1, n2 * t2
+    return ((t / d1) ** n1 * np.exp(-(t - d1) / t1)
+            - a2 * (t / d2) ** n2 * np.exp(-(t - d2) / t2))
+
+
+def test_glover_hrf_matches_the_paper():
+    dt = 0.01
+    kernel = glover_hrf(f"{dt} s")
+    centres = (np.arange(kernel.size) + 0.5) * dt
+    reference = _glover_formula(centres)
+    reference /= reference.sum() * dt
+    np.testing.assert_allclose(kernel.magnitude, reference, atol=2e-5 * reference.max())
+    # The response term alone: peak at n1 t1 = 5.4 s, FWHM 5.2 s (fmristat's summary of
+    # Glover's fit); the undershoot term alone: trough at n2 t2 = 10.8 s.
+    response = glover_hrf(f"{dt} s", a2=0.0)
+    assert abs(_peak_time(response, dt) - 5.4) <= dt
+    above = centres[response.magnitude >= response.magnitude.max() / 2]
+    assert abs((above[-1] - above[0]) - 5.2) < 0.1
+    undershoot = glover_hrf(f"{dt} s", n1=12.0, a2=0.0)   # same shape as the undershoot term
+    assert abs(_peak_time(undershoot, dt) - 10.8) <= dt
+    # The composite: its extrema where the paper's formula has them.
+    peak = scipy.optimize.minimize_scalar(lambda t: -_glover_formula(t), (3, 5.3, 8)).x
+    trough = scipy.optimize.minimize_scalar(lambda t: _glover_formula(t), (9, 12, 20)).x
+    assert abs(_peak_time(kernel, dt) - peak) <= dt
+    assert abs(_trough_time(kernel, dt) - trough) <= dt
+    # The undershoot's depth relative to the peak follows from the formula.
+    depth = -_glover_formula(trough) / _glover_formula(peak)
+    np.testing.assert_allclose(-kernel.magnitude.min() / kernel.magnitude.max(), depth,
+                               rtol=1e-3)
+
+
+def test_gamma_hrf_peaks_at_delay_plus_shape_minus_one_times_scale():
+    dt = 0.01
+    # Boynton et al. (1996): n = 3, tau = 1.25 s, delta = 2.5 s -> peak 2.5 + 2 * 1.25 = 5 s.
+    assert abs(_peak_time(gamma_hrf(f"{dt} s"), dt) - 5.0) <= dt
+    # A plain gamma density: peak at (shape - 1) * scale, mean shape * scale.
+    kernel = gamma_hrf(f"{dt} s", "60 s", shape=4.5, scale="1.5 s", delay="0 s")
+    assert abs(_peak_time(kernel, dt) - 3.5 * 1.5) <= dt
+    centres = (np.arange(kernel.size) + 0.5) * dt
+    mean = (kernel.magnitude * centres).sum() * dt
+    np.testing.assert_allclose(mean, 4.5 * 1.5, rtol=1e-4)
+    # nothing before the delay
+    delayed = gamma_hrf(f"{dt} s", delay="2.5 s").magnitude
+    assert np.all(delayed[:250] == 0) and delayed[251] > 0
+
+
+def test_kernel_times():
+    t = kernel_times("0.5 s", "3 s")
+    assert t.units == ureg.s
+    np.testing.assert_allclose(t.magnitude, [0, 0.5, 1, 1.5, 2, 2.5])
+
+
+# ---------------------------------------------------------------------- convolution
+def test_convolution_matches_a_direct_sum():
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(200, 3))
+    kernel = balloon_kernel("friston2003", "0.1 s", "15 s")
+    h = kernel.magnitude
+    expected = np.stack([np.convolve(z[:, j], h)[:200] * 0.1 for j in range(3)], axis=1)
+    out = convolve_hrf(z, "100 ms", kernel)
+    assert out.units == ureg.dimensionless and out.shape == (200, 3)
+    np.testing.assert_allclose(out.magnitude, expected, atol=1e-13)
+    # a kernel longer than the series, a (K, N) kernel, a batch, TR sampling
+    short = convolve_hrf(z[:40], "0.1 s", kernel)
+    np.testing.assert_allclose(short.magnitude, expected[:40], atol=1e-13)
+    per_region = ureg.Quantity(np.stack([h, 2 * h, 0 * h], axis=1), "1/s")
+    scaled = convolve_hrf(z, "0.1 s", per_region).magnitude
+    np.testing.assert_allclose(scaled, expected * [1, 2, 0], atol=1e-13)
+    batch = convolve_hrf(np.stack([z, -z]), "0.1 s", kernel).magnitude
+    np.testing.assert_allclose(batch[0], expected, atol=1e-13)
+    np.testing.assert_allclose(batch[1], -expected, atol=1e-13)
+    for mode in ("sample", "mean"):
+        at_tr = convolve_hrf(z, "0.1 s", kernel, tr="2 s", tr_mode=mode).magnitude
+        np.testing.assert_allclose(at_tr, sample_tr(expected, 20, mode), atol=1e-13)
+    # kernel in other units of 1/time, output in percent
+    per_ms = ureg.Quantity(h / 1000.0, "1/ms")
+    pct = convolve_hrf(z, "0.1 s", per_ms, unit="percent")
+    np.testing.assert_allclose(pct.magnitude, 100 * expected, atol=1e-11)
+
+
+def test_tr_sampling_matches_simulate_bold_grid():
+    # At TR, the linear output is sampled on the same rows as simulate_bold's.
+    z = np.zeros((400, 1))
+    z[10:30] = 0.01
+    kernel = balloon_kernel("friston2003", "0.05 s", "25 s")
+    lin = convolve_hrf(z, "0.05 s", kernel, tr="1 s").magnitude
+    sim = simulate_bold(z, "0.05 s", tr="1 s").magnitude
+    assert lin.shape == sim.shape == (20, 1)
+    np.testing.assert_allclose(lin, sim, rtol=0, atol=0.02 * np.abs(sim).max())
+
+
+# ---------------------------------------------------------------------- bad inputs
+@pytest.mark.parametrize("call, message", [
+    (lambda: balloon_kernel("friston2003", 0.1), r"`dt` must carry a unit"),
+    (lambda: balloon_kernel("friston2003"), r"`dt` is required"),
+    (lambda: balloon_kernel("friston2003", "0.1 s", "0.01 s"), r"`duration` must be at least"),
+    (lambda: balloon_kernel("friston2003", "0.1 s", "-3 s"), r"`duration` must be positive"),
+    (lambda: balloon_kernel("friston2003", "0.1 s", "3 m"), r"`duration` must have the dim"),
+    (lambda: balloon_kernel("friston2003", "-0.1 s"), r"`dt` must be positive"),
+    (lambda: balloon_kernel("nope", "0.1 s"), r"`params` must be one of"),
+    (lambda: spm_hrf("0.1 s", delay=6), r"`delay` must carry a unit"),
+    (lambda: spm_hrf("0.1 s", ratio=float("nan")), r"`ratio` must be finite"),
+    (lambda: glover_hrf("0.1 s", n1=-1), r"`n1` must be positive"),
+    (lambda: gamma_hrf("0.1 s", delay="-1 s"), r"`delay` must be non-negative"),
+    (lambda: gamma_hrf("0.1 s", "2 s", delay="5 s"), r"no positive area"),
+    (lambda: volterra_kernel("friston2003", "0.1 s", amplitude=-1.0),
+     r"`amplitude` must be positive"),
+])
+def test_bad_kernel_arguments(call, message):
+    with pytest.raises(FwdModelsError, match=message):
+        call()
+
+
+def _kernel():
+    return balloon_kernel("friston2003", "0.1 s", "5 s")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: convolve_hrf(np.zeros((10, 2)), 0.1, _kernel()), r"`dt` must carry a unit"),
+    (lambda: convolve_hrf(np.zeros((10, 2)), "0.1 s", _kernel().magnitude),
+     r"`kernel` must carry a unit of 1/time"),
+    (lambda: convolve_hrf(np.zeros((10, 2)), "0.1 s", ureg.Quantity(np.ones(5), "s")),
+     r"`kernel` must have the dimension 1/\[time\]"),
+    (lambda: convolve_hrf(np.zeros((10, 2)), "0.1 s", ureg.Quantity(np.ones((5, 3)), "1/s")),
+     r"one column per region .*N = 2"),
+    (lambda: convolve_hrf(np.zeros((10, 2)), "0.1 s", ureg.Quantity(np.ones((5, 2, 2)), "Hz")),
+     r"`kernel` must be 1-D"),
+    (lambda: convolve_hrf(np.zeros((10, 2)), "0.1 s", ureg.Quantity([1.0, np.nan], "Hz")),
+     r"`kernel` must be finite; found nan at flat index 1"),
+    (lambda: convolve_hrf(np.zeros(10), "0.1 s", _kernel()), r"`z` must be 2-D or 3-D"),
+    (lambda: convolve_hrf(np.zeros((10, 2)), "0.1 s", _kernel(), tr="0.25 s"),
+     r"`tr` must be a whole multiple of dt"),
+    (lambda: convolve_hrf(np.zeros((10, 2)), "0.1 s", _kernel(), tr_mode="max"),
+     r"`tr_mode` must be one of"),
+    (lambda: convolve_hrf(np.zeros((10, 2)), "0.1 s", _kernel(), unit="mV"),
+     r"`unit` must be dimensionless"),
+])
+def test_bad_convolution_arguments(call, message):
+    with pytest.raises(FwdModelsError, match=message):
+        call()
+
+
+def test_convolution_does_not_modify_its_input():
+    z = np.ones((20, 2))
+    before = z.copy()
+    convolve_hrf(z, "0.1 s", _kernel())
+    np.testing.assert_array_equal(z, before)
+    assert convolve_hrf(z, "0.1 s", _kernel(), dtype=np.float32).magnitude.dtype == np.float32
