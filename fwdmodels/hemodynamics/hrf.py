@@ -43,8 +43,9 @@ References
 ----------
 Boynton, Engel, Glover & Heeger (1996). Linear systems analysis of functional magnetic
     resonance imaging in human V1. J. Neurosci. 16:4207-4221.
-Friston, Josephs, Rees & Turner (1998). Nonlinear event-related responses in fMRI.
-    Magn. Reson. Med. 39:41-52 (the double-gamma HRF of SPM's ``spm_hrf.m``).
+Friston, Fletcher, Josephs, Holmes, Rugg & Turner (1998). Event-related fMRI:
+    characterizing differential responses. NeuroImage 7:30-40 (the double-gamma HRF of
+    SPM's ``spm_hrf.m``).
 Friston, Mechelli, Turner & Price (2000). Nonlinear responses in fMRI: the Balloon model,
     Volterra kernels, and other hemodynamics. NeuroImage 12:466-477.
 Glover (1999). Deconvolution of impulse response in event-related BOLD fMRI.
@@ -305,7 +306,7 @@ def volterra_kernel(params="friston2003", dt=None, duration="32 s", *, amplitude
 # ---------------------------------------------------------------------- classical kernels
 def spm_hrf(dt=None, duration="32 s", *, delay="6 s", undershoot="16 s", dispersion="1 s",
             undershoot_dispersion="1 s", ratio=1.0 / 6.0, onset="0 s"):
-    """SPM's canonical HRF: a difference of two gamma densities (Friston et al. 1998).
+    """SPM's canonical HRF: a difference of two gamma densities (Friston et al. 1998, SPM).
 
     ``g(t) = G(t - onset; delay/dispersion, dispersion)
     - ratio * G(t - onset; undershoot/undershoot_dispersion, undershoot_dispersion)``,
@@ -314,9 +315,9 @@ def spm_hrf(dt=None, duration="32 s", *, delay="6 s", undershoot="16 s", dispers
     6 s, delay of undershoot 16 s, dispersions 1 s, ratio of response to undershoot 6 (so
     ``ratio = 1/6`` here), onset 0 s, length 32 s. SPM evaluates
     ``spm_Gpdf(u, p(1)/p(3), dt/p(3))`` on the sample index ``u``, which is the same density
-    in seconds. The response peaks at ``(delay/dispersion - 1) * dispersion`` = 5 s and the
-    undershoot at 15 s (the modes of the two gammas; the composite's extrema lie within a
-    few tens of ms of these).
+    in seconds. The first gamma's mode is ``(delay/dispersion - 1) * dispersion`` = 5 s, the
+    second's 15 s; the composite peaks at ~5.0 s and has its undershoot trough at ~15.7 s
+    (the tail of the first gamma pulls the trough later), 0.089 times as deep as the peak.
 
     Parameters
     ----------
@@ -354,11 +355,12 @@ def glover_hrf(dt=None, duration="32 s", *, n1=6.0, t1="0.9 s", n2=12.0, t2="0.9
     """Glover's (1999) HRF: a difference of two peak-normalised gamma-variate functions.
 
     ``g(t) = (t/d1)^n1 exp(-(t - d1)/t1) - a2 (t/d2)^n2 exp(-(t - d2)/t2)``, ``d_i = n_i t_i``,
-    each term scaled to a maximum of 1 at ``t = d_i`` (Glover 1999, eq. 3 with
-    ``c_i = max(t^n_i exp(-t/t_i))``). The defaults are Glover's fit to auditory responses,
+    each term scaled to a maximum of 1 at ``t = d_i`` (Glover's ``c_i``,
+    ``1 / max(t^n_i exp(-t/t_i))``). The defaults are Glover's fit to auditory responses,
     ``n1 = 6, t1 = 0.9 s, n2 = 12, t2 = 0.9 s, a2 = 0.35``, as in FreeSurfer's ``spmhrf.m``,
-    neuRosim's ``canonicalHRF`` and fmristat (peak 5.4 s with a FWHM of 5.2 s, undershoot at
-    10.8 s of relative depth 0.35). nipy's and nilearn's ``glover_hrf`` normalise each gamma
+    neuRosim's ``canonicalHRF`` and fmristat (response term: peak 5.4 s, FWHM 5.2 s;
+    undershoot term: trough 10.8 s, relative depth 0.35). Summed, the two terms overlap: the
+    composite peaks at ~5.24 s and its trough is at ~12.3 s, 0.26 times as deep as the peak. nipy's and nilearn's ``glover_hrf`` normalise each gamma
     to unit *area* before weighting the undershoot, a different (shallower) shape; nilearn's
     also uses shape 6/0.9 rather than 7, which moves its peak to ~5.1 s.
 
