@@ -243,9 +243,10 @@ class LeadFieldModel:
 
     @staticmethod
     def _check_finite_fast(s: np.ndarray, y: np.ndarray) -> None:
-        # One reduction over the (smaller) output: a NaN or inf in the input makes it
-        # non-finite; only then is the input searched for the first offending index.
-        if y.size and not np.isfinite(y.sum()):
+        # A NaN or inf anywhere in input row t makes every y[t, m] non-finite (NaN·0 and
+        # inf·0 are NaN), so summing one output column is enough; only then is the input
+        # searched for the first offending index.
+        if y.size and not np.isfinite(y[..., 0].sum()):
             axes = ("time index", "region") if s.ndim >= 2 else ("region",)
             check_finite(s, "x", axes)
 
@@ -330,9 +331,15 @@ class LeadFieldModel:
                     gram += s.T @ s
             lead = self._matrix.astype(np.float64) * factor
             power = float(np.sum(gram * (lead @ lead.T))) / (n_batch * n_time * self.out_size)
+        plain = factor == 1.0 and not self._has_noise and self._reference is None
         for b in range(n_batch):
             for t0 in range(0, n_time, chunk):
                 s = self._check_shape(np.asarray(xb[b, t0:t0 + chunk], dtype=self.dtype))
+                target = ob[b, t0:t0 + chunk]
+                if plain and target.flags.c_contiguous:
+                    np.matmul(s, self._matrix, out=target)     # straight into `out`
+                    self._check_finite_fast(s, target)
+                    continue
                 y = s @ self._matrix
                 self._check_finite_fast(s, y)
                 if factor != 1.0:
