@@ -349,8 +349,8 @@ def _row(name, r, c, unit, note, rtol, atol, rdtype, cdtype) -> Row:
     notes = [note] if note else []
     if np.dtype(rdtype) != np.dtype(cdtype):
         notes.append(f"reference {np.dtype(rdtype)}, candidate {np.dtype(cdtype)}")
-    return Row(name=name, unit="" if unit is None or unit.dimensionless and str(unit) ==
-               "dimensionless" else f"{unit:~}", shape=tuple(r.shape), max_abs=max_abs,
+    plain = unit is None or str(unit) == "dimensionless"
+    return Row(name=name, unit="" if plain else f"{unit:~}", shape=tuple(r.shape), max_abs=max_abs,
                max_rel=float(rel.max()) if rel.size else 0.0, worst=worst, first_failure=first,
                n_failed=n_failed, rtol=rtol_v, atol=atol_v, passed=n_failed == 0,
                note="; ".join(notes))
@@ -586,99 +586,101 @@ _PREFIX_HINTS = {3: "a factor of 1000, as between V and mV (or brainmass's fixed
                  15: "a factor of 1e15, as between T and fT"}
 
 
-def _power_of_ten(r: np.ndarray, c: np.ndarray) -> int | None:
-    """The k with r ≈ 10**k · c (least squares), or None if the ratio is not near a power of 10."""
+def _power_of_ten(r: np.ndarray, c: np.ndarray) -> tuple[int | None, float]:
+    """(k, ratio): the least-squares ratio r/c and the k with ratio ≈ 10**k (None if not near)."""
     denom = float(np.vdot(c, c))
     if denom == 0.0 or not np.all(np.isfinite(c)) or not np.all(np.isfinite(r)):
-        return None
+        return None, math.nan
     ratio = float(np.vdot(c, r)) / denom
     if ratio <= 0:
-        return None
+        return None, ratio
     k = round(math.log10(ratio))
-    return k if k != 0 and abs(math.log10(ratio) - k) < 0.01 else None
+    return (k if k != 0 and abs(math.log10(ratio) - k) < 0.01 else None), ratio
 
 
 def diagnose_leadfield(model, x, reference, *, rtol=None, atol=None, noise_only=None,
-                       noise_rng=None) -> Report:
+                       noise_cov=None) -> Report:
     """Compare a reference's sensor output with a fwdmodels lead-field model; name the cause.
 
     Parameters
     ----------
-    model : fwdmodels.LeadFieldModel (or EEG/MEG), without noise
-        fwdmodels' model with the lead field, dipole scale and sensor unit as intended.
+    model : fwdmodels.LeadFieldModel (or EEGLeadFieldModel, MEGLeadFieldModel)
+        fwdmodels' model with the lead field ``(R, M)``, dipole scale, sensor unit and
+        reference as intended. Its output is recomputed without noise.
     x : array_like or Quantity, shape (T, R)
         The input both were given (read by ``model`` as it documents).
     reference : array_like or Quantity, shape (T, M)
         The reference's noise-free output (a bare array is read in ``model.sensor_unit``).
     noise_only : array_like or Quantity, shape (T, M), optional
         The reference's output for a zero input with its noise on; its sample covariance is
-        checked against ``model.noise_cov`` by :func:`diagnose_noise`.
+        checked by :func:`diagnose_noise` against ``noise_cov`` (default ``model.noise_cov``).
     rtol, atol
         Tolerances, as for :func:`compare`.
 
     Returns
     -------
     Report
-        One row ``sensors`` (and ``noise covariance`` with ``noise_only``); its diagnoses name
-        a power-of-ten unit factor, a transposed or reshaped lead field, or the noise factor.
+        Row ``sensors`` (and ``noise covariance`` with ``noise_only``); the diagnoses name a
+        power-of-ten unit factor, a transposed lead field (square L), an ``(M, R)`` lead field
+        reshaped instead of transposed (alone or with a unit factor), or the noise factor.
     """
-    if getattr(model, "_has_noise", False):
-        raise FwdModelsError("`model` must be noise-free for a diagnosis (noise is random); "
-                             "pass the noise-only reference output as `noise_only` instead")
-    if not hasattr(model, "L") or np.ndim(model.L) != 2:
+    if not hasattr(model, "L") or not hasattr(model, "sensor_unit") or np.ndim(model.L) != 2:
         raise FwdModelsError("`model` must be a fwdmodels lead-field model with a fixed-"
                              "orientation (R, M) lead field")
     r_, m_ = model.in_size, model.out_size
+    noise_cov = model.noise_cov if noise_cov is None else noise_cov
+    if noise_only is not None and noise_cov is None:
+        raise FwdModelsError("`noise_only` needs the covariance that was asked for: pass "
+                             "`noise_cov` (or build `model` with it)")
 
-    def with_L(L_var):
+    def noise_free(L_var):
         return type(model)(r_, m_, L_var, dipole_scale=model.dipole_scale,
-                           sensor_unit=model.sensor_unit, dtype=model.dtype)
+                           sensor_unit=model.sensor_unit, reference=model.reference,
+                           dtype=model.dtype)
 
     ref = reference
     if not _is_quantity(ref):
         ref = ureg.Quantity(np.asarray(ref), model.sensor_unit)
     title = f"reference vs fwdmodels {type(model).__name__} ({model.sensor_unit:~})"
-    report = compare(ref, model(x), rtol=rtol, atol=atol, names="sensors", title=title)
-    if noise_only is not None:
-        if model.noise_cov is None:
-            raise FwdModelsError("`noise_only` needs the intended covariance: build `model` "
-                                 "with `noise_cov` (it is not used to draw noise here)")
+    report = compare(ref, noise_free(model.L)(x), rtol=rtol, atol=atol, names="sensors",
+                     title=title)
     if not report.passed:
-        variants = [("as given", "", model)]
+        variants = [("as given", "", model.L)]
         if r_ == m_:
             variants.append(("transposed L", "a transposed lead field (L.T used as L)",
-                             with_L(model.L.T)))
-        variants.append(("reshaped L", "an (M, R) lead field reshaped to (R, M) instead of "
-                         "transposed", with_L(model.L.T.reshape(r_, m_))))
+                             model.L.T))
+        else:
+            variants.append(("reshaped L", "an (M, R) lead field reshaped to (R, M) instead "
+                             "of transposed", model.L.T.reshape(r_, m_)))
         trials, best = [], []
         rmag = _split(ref, "reference")
-        for name, desc, variant in variants:
-            cand = variant(x)
+        for name, desc, L_var in variants:
+            cand = noise_free(L_var)(x)
             attempts = [] if name == "as given" else [(name, desc, cand)]
             r_al, c_al, _, _ = _align("sensors", rmag, _split(cand, "candidate"))
-            k = _power_of_ten(r_al, c_al)
+            k, ratio = _power_of_ten(r_al, c_al)
             if k is not None:
                 hint = _PREFIX_HINTS.get(abs(k), f"a factor of 1e{abs(k)}")
-                where = "larger" if k > 0 else "smaller"
-                text = (f"a unit factor: the reference is 1e{k} × fwdmodels ({hint}; "
-                        f"reference {where})")
+                text = (f"a unit factor: the reference is 1e{k} × fwdmodels "
+                        f"({'' if k > 0 else 'the inverse of '}{hint})")
                 attempts.append((f"×1e{k}" if name == "as given" else f"{name} + ×1e{k}",
                                  text if name == "as given" else f"{desc}; and {text}",
                                  cand * 10.0 ** k))
+            elif name == "as given":
+                trials.append(Trial("×10^k", "a power-of-ten unit factor", False, math.inf,
+                                    math.inf, note=f"the best-fitting factor is {ratio:.4g}, "
+                                                   f"not a power of ten"))
             for tname, tdesc, tcand in attempts:
                 rep = compare(ref, tcand, rtol=rtol, atol=atol, names="sensors")
                 trial = Trial(tname, tdesc, rep.passed, rep.rows[0].max_abs, rep.rows[0].max_rel)
                 trials.append(trial)
                 if rep.passed:
                     best.append(trial)
-        if not trials:
-            trials.append(Trial("×10^k", "a power-of-ten unit factor", False, math.inf,
-                                math.inf, note="the ratio is not a power of ten"))
         best.sort(key=lambda t: t.name.count("+"))
         report.diagnoses.append(Diagnosis("lead field", trials, best[0] if best else None,
                                           best[1:]))
     if noise_only is not None:
-        noise = diagnose_noise(model.noise_cov, noise_only, sensor_unit=model.sensor_unit)
+        noise = diagnose_noise(noise_cov, noise_only, sensor_unit=model.sensor_unit)
         report.rows += noise.rows
         report.diagnoses += noise.diagnoses
     return report
@@ -752,8 +754,10 @@ def diagnose_noise(noise_cov, samples, *, sensor_unit=None) -> Report:
     ratio = float(np.trace(S) / np.trace(C)) if np.trace(C) > 0 else 0.0
     k = round(math.log10(ratio) / 2) if ratio > 0 else 0
     if k != 0:
-        hyps.append((f"×1e{2 * k}", f"a unit factor 1e{k} on the noise (covariance ×1e{2 * k})",
-                     C * 100.0 ** k))
+        unit_desc = f"a unit factor 1e{k} on the noise (covariance ×1e{2 * k})"
+        hyps.append((f"×1e{2 * k}", unit_desc, C * 100.0 ** k))
+        hyps.append((f"z·Lc + ×1e{2 * k}", f"{hyps[0][1]}; and {unit_desc}",
+                     lc.T @ lc * 100.0 ** k))
     if row.passed:
         if same:
             row.note += ("; C is diagonal (Lc = Lcᵀ), so a z·Lc draw could not be told apart: "
@@ -930,7 +934,7 @@ def _run_leadfield(args) -> Report:
     ref_unit = parse_unit(args.reference_unit, "--reference-unit") if args.reference_unit \
         else model.sensor_unit
     ref = ureg.Quantity(np.asarray(ref, dtype=float), ref_unit)
-    noise_only = None
+    noise_only = noise_cov = None
     if args.noise_cov is not None or args.noise_only is not None:
         if args.noise_cov is None or args.noise_only is None:
             raise FwdModelsError("--noise-cov and --noise-only go together")
@@ -941,9 +945,5 @@ def _run_leadfield(args) -> Report:
     if args.no_diagnose:
         return compare(ref, model(x), rtol=args.rtol, atol=args.atol, names="sensors",
                        title=f"reference vs fwdmodels {cls.__name__}")
-    report = diagnose_leadfield(model, x, ref, rtol=args.rtol, atol=args.atol)
-    if noise_only is not None:
-        noise = diagnose_noise(noise_cov, noise_only, sensor_unit=model.sensor_unit)
-        report.rows += noise.rows
-        report.diagnoses += noise.diagnoses
-    return report
+    return diagnose_leadfield(model, x, ref, rtol=args.rtol, atol=args.atol,
+                              noise_only=noise_only, noise_cov=noise_cov)

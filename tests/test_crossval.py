@@ -382,12 +382,14 @@ def test_real_brainmass_noise_factor_is_named():
     assert report.explanations == ["z·Lc"]
     # the same check through diagnose_leadfield, with fwdmodels' own (correct) noise passing
     fm = fwdmodels.EEGLeadFieldModel(3, 3, L * ureg("V/(nA*m)"), sensor_unit="V",
-                                     dipole_scale=1 * ureg("nA*m/mV"))
-    fm.noise_cov = C * ureg("V**2")
+                                     dipole_scale=1 * ureg("nA*m/mV"),
+                                     noise_cov=C * ureg("V**2"), rng=0)
     s = np.ones((5, 3))
     report = cv.diagnose_leadfield(fm, s, s @ L * ureg.V, noise_only=noise)
     assert [r.name for r in report.rows] == ["sensors", "noise covariance"]
     assert report.explanations == ["z·Lc"]
+    report = cv.diagnose_noise(C * ureg("V**2"), np.asarray(noise.mantissa) * ureg.mV)
+    assert report.explanations == ["z·Lc + ×1e-6"]
     own = fwdmodels.EEGLeadFieldModel(3, 3, L * ureg("V/(nA*m)"), sensor_unit="V",
                                       noise_cov=C * ureg("V**2"), rng=1)
     assert cv.diagnose_noise(C * ureg("V**2"), own(np.zeros((20000, 3)))).passed
@@ -401,11 +403,16 @@ def test_diagonal_noise_covariance_cannot_tell_the_factor_apart():
     assert report.passed and "could not be told apart" in report.rows[0].note
 
 
-def test_diagnose_leadfield_refuses_a_noisy_model(lf_data):
+def test_diagnose_leadfield_compares_without_noise_and_needs_a_covariance(lf_data):
     L, s = lf_data
-    fm = fwdmodels.EEGLeadFieldModel(R, M, L * ureg("V/(nA*m)"), snr_db=10, rng=0)
-    with pytest.raises(FwdModelsError, match="must be noise-free"):
-        cv.diagnose_leadfield(fm, s, s @ L)
+    fm = fwdmodels.EEGLeadFieldModel(R, M, L * ureg("V/(nA*m)"), snr_db=0, rng=0)
+    assert cv.diagnose_leadfield(fm, s, s @ L).passed            # noise left out
+    with pytest.raises(FwdModelsError, match="`noise_only` needs the covariance"):
+        cv.diagnose_leadfield(fm, s, s @ L, noise_only=np.zeros((10, M)))
+    ratio = 1.7
+    report = cv.diagnose_leadfield(fm, s, ratio * (s @ L))
+    assert report.explanations == []
+    assert "best-fitting factor is 1.7, not a power of ten" in str(report)
 
 
 # ============================================================================ adapters
@@ -496,6 +503,20 @@ def test_cli_eeg_and_bad_input(tmp_path, capsys, lf_data):
     assert _cli(base) == 1
     assert "explained by: a unit factor: the reference is 1e3" in capsys.readouterr().out
     assert _cli(base + ["--reference-unit", "mV"]) == 0
+    C = np.array([[2.0, 0.5, 0.1, 0, 0], [0.5, 1.0, 0.3, 0, 0], [0.1, 0.3, 0.5, 0, 0],
+                  [0, 0, 0, 1.0, 0.2], [0, 0, 0, 0.2, 1.0]])
+    z = np.random.default_rng(5).standard_normal((20000, M))
+    np.save(tmp_path / "C.npy", C * 1e-6)                          # V**2 (the sensor unit)
+    np.save(tmp_path / "noise.npy", z @ np.linalg.cholesky(C))     # mV; brainmass's draw
+    capsys.readouterr()
+    assert _cli(base + ["--reference-unit", "mV", "--noise-cov", str(tmp_path / "C.npy"),
+                        "--noise-only", str(tmp_path / "noise.npy"), "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert [q["name"] for q in data["quantities"]] == ["sensors", "noise covariance"]
+    assert data["diagnoses"][0]["explanation"]["name"] == "z·Lc"
+    np.save(tmp_path / "noise.npy", z @ np.linalg.cholesky(C).T)   # the right draw
+    assert _cli(base + ["--reference-unit", "mV", "--noise-cov", str(tmp_path / "C.npy"),
+                        "--noise-only", str(tmp_path / "noise.npy")]) == 0
     with pytest.raises(FwdModelsError, match="no such file"):
         _cli(["crossval", "bold", str(tmp_path / "nope.npy"), str(tmp_path / "y.npy"),
               "--dt", "1 ms"])
