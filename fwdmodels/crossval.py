@@ -308,9 +308,16 @@ class Report:
         fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa
         lines = [f"Cross-check: {self.title}", fmt(head), fmt(["-" * w for w in widths])]
         lines += [fmt(b) for b in body]
-        lines.append("tolerance: |Δ| <= atol + rtol·|ref|; " + "; ".join(
-            f"{r.name}: " + (r.criterion or f"rtol={r.rtol:.3g}, atol={r.atol:.3g}")
-            for r in self.rows))
+        plain = [r for r in self.rows if not r.criterion]
+        rtols = {r.rtol for r in plain}
+        if len(rtols) == 1:
+            text = f"rtol={rtols.pop():.3g}; atol: " + ", ".join(
+                f"{r.name} {r.atol:.3g}" for r in plain)
+        else:
+            text = "; ".join(f"{r.name}: rtol={r.rtol:.3g}, atol={r.atol:.3g}" for r in plain)
+        text = "; ".join(([text] if plain else []) +
+                         [f"{r.name}: {r.criterion}" for r in self.rows if r.criterion])
+        lines.append(f"tolerance |Δ| <= atol + rtol·|ref|: {text}")
         notes = {r.note for r in self.rows if r.note}
         if len(notes) == 1 and all(r.note for r in self.rows) and len(self.rows) > 1:
             lines.append(f"note (all): {notes.pop()}")
