@@ -1,0 +1,652 @@
+"""Reading saved simulations: ``.npy``, ``.npz``, MATLAB ``.mat`` (v5 and v7.3) and HDF5 ``.h5``.
+
+:func:`open_input` returns an :class:`InputArray`, a time-first view of one array in a file
+that is read in blocks of time steps:
+
+* ``.npy`` and ``.npz`` are memory-mapped (a compressed ``.npz`` member is first unpacked to
+  an anonymous temporary file), ``.h5`` and MATLAB v7.3 files are read slice by slice through
+  h5py, so memory stays bounded whatever the length of the recording. MATLAB v5 files are
+  read whole by SciPy (the format cannot be read in parts; it holds at most 2 GB a variable).
+* Nothing is ever unpickled: ``.npz`` members holding Python objects are refused.
+* dt is taken from the file when it has one: an entry ``dt`` (or TVB's ``sample_period``)
+  holding text such as ``"0.1 ms"``, or a number with its unit next to it (``dt_unit``, or
+  ``sample_period_unit``); in HDF5 these may be attributes of the dataset or of the file.
+* The data's unit, when stored (``unit`` or ``<key>_unit`` entry, or a ``unit`` attribute),
+  is reported in :attr:`InputArray.unit`.
+
+MATLAB v7.3 arrays are presented in MATLAB's axis order (h5py shows them reversed), so a
+``(T, N)`` variable is ``(T, N)`` here for both versions of the format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FwdModelsError, MissingDependencyError
+from .metadata import DT_KEYS, UNIT_SUFFIXES, parse_time
+
+__all__ = ["open_input", "InputArray", "describe", "load", "INPUT_FORMATS", "detect_format"]
+
+INPUT_FORMATS = (".npy", ".npz", ".mat", ".h5", ".hdf5")
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: Entries that describe the data rather than being data.
+_META_NAMES = {"dt", "sample_period", "metadata", "unit", "units", "time", "t", "dims",
+               "fwdmodels_metadata", "t0"}
+_SMALL = 1 << 16            # entries up to this many bytes are read as metadata
+
+
+def _is_meta_name(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return base in _META_NAMES or base.endswith(UNIT_SUFFIXES) or base.startswith("#")
+
+
+def _h5py(feature: str):
+    try:
+        import h5py
+    except ImportError:
+        raise MissingDependencyError("h5py", "hdf5", feature) from None
+    return h5py
+
+
+def detect_format(path) -> str:
+    """``"npy"``, ``"npz"``, ``"mat5"``, ``"mat73"`` or ``"h5"`` from the name and first bytes."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in INPUT_FORMATS:
+        raise FwdModelsError(f"input '{path}' has the extension {suffix or '(none)'!r}, which "
+                             f"fwdmodels does not read; use one of "
+                             f"{', '.join(INPUT_FORMATS)}")
+    if suffix == ".mat":
+        with open(path, "rb") as fh:
+            head = fh.read(520)
+        if len(head) >= 520 and head[512:520] == _HDF5_SIGNATURE:
+            return "mat73"
+        return "mat5"
+    return {".npy": "npy", ".npz": "npz", ".h5": "h5", ".hdf5": "h5"}[suffix]
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise FwdModelsError(f"input file '{path}' does not exist; check the path")
+    if path.is_dir():
+        raise FwdModelsError(f"input '{path}' is a directory; give a file")
+    if not os.access(path, os.R_OK):
+        raise FwdModelsError(f"input file '{path}' cannot be read (permission denied); fix its "
+                             f"permissions (chmod u+r) or copy it")
+
+
+def _corrupt(path, detail) -> FwdModelsError:
+    return FwdModelsError(f"input file '{path}' is truncated or corrupt ({detail}); write it "
+                          f"again or check the copy")
+
+
+# --------------------------------------------------------------------------- .npy headers
+def _read_npy_header(fh):
+    """``(shape, fortran_order, dtype)`` from an open .npy stream positioned at its start."""
+    fmt = np.lib.format
+    version = fmt.read_magic(fh)
+    if version == (1, 0):
+        return fmt.read_array_header_1_0(fh)
+    if version == (2, 0):
+        return fmt.read_array_header_2_0(fh)
+    return fmt._read_array_header(fh, version)   # version 3 (utf-8 field names)
+
+
+class _Entry:
+    """One array in a file: name, shape, dtype and a way to get it (lazily)."""
+
+    def __init__(self, name, shape, dtype, getter, pickled=False, matlab_class=None):
+        self.name, self.shape, self.dtype = name, tuple(shape), dtype
+        self.getter, self.pickled, self.matlab_class = getter, pickled, matlab_class
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * (self.dtype.itemsize if self.dtype is not None else 8)
+
+    @property
+    def numeric(self) -> bool:
+        return (not self.pickled and self.dtype is not None and self.dtype.kind in "biuf"
+                and self.matlab_class != "char")
+
+
+# --------------------------------------------------------------------------- containers
+class _Container:
+    """A file opened for reading: a dict of entries plus attributes (h5)."""
+
+    def __init__(self, path: Path, fmt: str):
+        self.path, self.format = path, fmt
+        self.entries: dict[str, _Entry] = {}
+        self.attrs: dict = {}
+        self._closers = []
+
+    def close(self):
+        while self._closers:
+            try:
+                self._closers.pop()()
+            except Exception:  # closing is best effort
+                pass
+
+    def small_value(self, name):
+        entry = self.entries.get(name)
+        if entry is None or entry.pickled or entry.nbytes > _SMALL:
+            return None
+        value = entry.getter()
+        if not isinstance(value, (str, bytes, np.ndarray)):
+            value = np.asarray(value[()] if hasattr(value, "id") else value)   # h5 dataset
+        return _plain(value)
+
+
+def _plain(value):
+    """A Python scalar or str from a small array (MATLAB char arrays joined)."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "US":
+            flat = [v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+                    for v in value.ravel()]
+            return "".join(flat) if value.ndim <= 1 or value.shape[0] == 1 else flat
+        if value.size == 1:
+            return value.reshape(()).item()
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _open_npy(path: Path) -> _Container:
+    c = _Container(path, "npy")
+    try:
+        with open(path, "rb") as fh:
+            shape, fortran, dtype = _read_npy_header(fh)
+            offset = fh.tell()
+    except (ValueError, OSError, struct.error, SyntaxError) as exc:
+        raise _corrupt(path, exc) from None
+    name = path.stem
+    if dtype.hasobject:
+        c.entries[name] = _Entry(name, shape, dtype, None, pickled=True)
+        return c
+    expected = offset + int(np.prod(shape)) * dtype.itemsize
+    size = path.stat().st_size
+    if size < expected:
+        raise _corrupt(path, f"{size} bytes, {expected} expected for shape {shape}")
+
+    def get():
+        if int(np.prod(shape)) == 0:
+            return np.empty(shape, dtype)
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
+                         order="F" if fortran else "C")
+
+    c.entries[name] = _Entry(name, shape, dtype, get)
+    return c
+
+
+def _open_npz(path: Path) -> _Container:
+    c = _Container(path, "npz")
+    try:
+        zf = zipfile.ZipFile(path)
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise _corrupt(path, exc) from None
+    c._closers.append(zf.close)
+    for info in infos:
+        if not info.filename.endswith(".npy"):
+            continue
+        name = info.filename[:-4]
+        try:
+            with zf.open(info) as member:
+                shape, fortran, dtype = _read_npy_header(member)
+                header_len = member.tell() if member.seekable() else None
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError, struct.error,
+                SyntaxError) as exc:
+            raise _corrupt(path, f"member {info.filename!r}: {exc}") from None
+        if dtype.hasobject:
+            c.entries[name] = _Entry(name, shape, dtype, None, pickled=True)
+            continue
+        c.entries[name] = _Entry(name, shape, dtype,
+                                 _npz_getter(path, zf, info, shape, fortran, dtype, header_len))
+    return c
+
+
+def _npz_getter(path, zf, info, shape, fortran, dtype, header_len):
+    order = "F" if fortran else "C"
+    n_bytes = int(np.prod(shape)) * dtype.itemsize
+
+    def get():
+        if n_bytes == 0:
+            return np.empty(shape, dtype)
+        if n_bytes <= _SMALL:
+            with zf.open(info) as member:
+                _read_npy_header(member)
+                raw = member.read(n_bytes)
+            if len(raw) != n_bytes:
+                raise _corrupt(path, f"member {info.filename!r} is short")
+            return np.frombuffer(raw, dtype=dtype).reshape(shape, order=order)
+        if info.compress_type == zipfile.ZIP_STORED and header_len is not None:
+            with open(path, "rb") as fh:      # data start = local header + name + extra
+                fh.seek(info.header_offset)
+                local = fh.read(30)
+                if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                    raise _corrupt(path, f"member {info.filename!r} has a bad local header")
+                name_len, extra_len = struct.unpack("<HH", local[26:30])
+            start = info.header_offset + 30 + name_len + extra_len + header_len
+            if start + n_bytes > path.stat().st_size:
+                raise _corrupt(path, f"member {info.filename!r} is short")
+            return np.memmap(path, dtype=dtype, mode="r", offset=start, shape=shape, order=order)
+        # Compressed: unpack into an unlinked temporary file and map it.
+        fd, tmp = tempfile.mkstemp(suffix=".npy")
+        try:
+            with zf.open(info) as member, os.fdopen(fd, "wb") as out:
+                _read_npy_header(member)
+                remaining = n_bytes
+                while remaining:
+                    block = member.read(min(remaining, 1 << 22))
+                    if not block:
+                        raise _corrupt(path, f"member {info.filename!r} is short")
+                    out.write(block)
+                    remaining -= len(block)
+            mapped = np.memmap(tmp, dtype=dtype, mode="r", shape=shape, order=order)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise _corrupt(path, f"member {info.filename!r}: {exc}") from None
+        finally:
+            try:
+                os.unlink(tmp)                 # the mapping stays valid (POSIX)
+            except OSError:
+                pass
+        return mapped
+
+    return get
+
+
+def _open_mat5(path: Path) -> _Container:
+    import scipy.io
+
+    c = _Container(path, "mat5")
+    try:
+        listing = scipy.io.whosmat(path)
+    except Exception as exc:  # scipy raises ValueError, TypeError, OSError for bad files
+        raise _corrupt(path, exc) from None
+    cache: dict = {}
+
+    def getter(name):
+        def get():
+            if name not in cache:
+                try:
+                    data = scipy.io.loadmat(path, variable_names=[name], squeeze_me=False,
+                                            chars_as_strings=True, mat_dtype=False)
+                except Exception as exc:
+                    raise _corrupt(path, exc) from None
+                if name not in data:
+                    raise _corrupt(path, f"variable {name!r} could not be read")
+                cache[name] = data[name]
+            return cache[name]
+        return get
+
+    classes = {"double": "f8", "single": "f4", "int8": "i1", "uint8": "u1", "int16": "i2",
+               "uint16": "u2", "int32": "i4", "uint32": "u4", "int64": "i8", "uint64": "u8",
+               "logical": "u1"}
+    for name, shape, cls in listing:
+        dtype = np.dtype(classes[cls]) if cls in classes else None
+        c.entries[name] = _Entry(name, shape, dtype, getter(name),
+                                 pickled=False, matlab_class=cls)
+    return c
+
+
+def _h5_text(value):
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, np.ndarray) and value.dtype.kind in "SUO" and value.size == 1:
+        return _h5_text(value.reshape(()).item())
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return value.reshape(()).item()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _open_h5(path: Path, matlab: bool) -> _Container:
+    h5py = _h5py("reading HDF5 and MATLAB v7.3 files")
+    c = _Container(path, "mat73" if matlab else "h5")
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as exc:
+        raise _corrupt(path, exc) from None
+    c._closers.append(fh.close)
+    c.attrs = {k: _h5_text(v) for k, v in fh.attrs.items()}
+    found = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            found.append((name, obj))
+
+    try:
+        fh.visititems(visit)
+    except (OSError, RuntimeError) as exc:
+        raise _corrupt(path, exc) from None
+    for name, ds in found:
+        cls = ds.attrs.get("MATLAB_class")
+        cls = _h5_text(cls) if cls is not None else None
+        shape = tuple(reversed(ds.shape)) if matlab else tuple(ds.shape)
+        dtype = ds.dtype if ds.dtype.kind in "biufSUO" else None
+        if cls == "char" and matlab:
+            getter = (lambda ds=ds: "".join(map(chr, np.asarray(ds[()]).ravel(order="F"))))
+        elif matlab:
+            getter = (lambda ds=ds: _MatlabView(ds))
+        else:
+            getter = (lambda ds=ds: ds)
+        entry = _Entry(name, shape, dtype, getter, matlab_class=cls)
+        entry.attrs = {k: _h5_text(v) for k, v in ds.attrs.items()}
+        c.entries[name] = entry
+    return c
+
+
+class _MatlabView:
+    """An h5py dataset with its axes reversed (MATLAB's order), sliceable like an array."""
+
+    def __init__(self, ds):
+        self.ds = ds
+        self.shape = tuple(reversed(ds.shape))
+        self.ndim = ds.ndim
+        self.dtype = ds.dtype
+
+    def __getitem__(self, index):
+        index = index if isinstance(index, tuple) else (index,)
+        index = index + (slice(None),) * (self.ndim - len(index))
+        return np.asarray(self.ds[tuple(reversed(index))]).transpose()
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.asarray(self.ds[()]).transpose()
+        return out if dtype is None else out.astype(dtype)
+
+
+def _open(path) -> _Container:
+    path = Path(path)
+    _check_readable(path)
+    fmt = detect_format(path)
+    try:
+        if fmt == "npy":
+            return _open_npy(path)
+        if fmt == "npz":
+            return _open_npz(path)
+        if fmt == "mat5":
+            return _open_mat5(path)
+        return _open_h5(path, matlab=fmt == "mat73")
+    except PermissionError:
+        raise FwdModelsError(f"input file '{path}' cannot be read (permission denied); fix "
+                             f"its permissions (chmod u+r) or copy it") from None
+
+
+# --------------------------------------------------------------------------- metadata
+def _lookup(c: _Container, entry: _Entry | None, names) -> tuple:
+    """The first ``(value, where)`` found for ``names`` (entry attrs, file attrs, entries)."""
+    for name in names:
+        if entry is not None and name in getattr(entry, "attrs", {}):
+            return entry.attrs[name], f"attribute {name!r} of '{entry.name}'"
+        if name in c.attrs:
+            return c.attrs[name], f"file attribute {name!r}"
+        if name in c.entries:
+            value = c.small_value(name)
+            if value is not None:
+                return value, f"entry {name!r}"
+    return None, None
+
+
+def _file_dt(c: _Container, entry: _Entry | None, dt_unit=None):
+    for key in DT_KEYS:
+        value, where = _lookup(c, entry, (key,))
+        if value is None:
+            continue
+        unit, _ = _lookup(c, entry, tuple(key + s for s in UNIT_SUFFIXES))
+        if unit is None and dt_unit is not None and not isinstance(value, str):
+            unit = dt_unit
+        return parse_time(value, unit, f"the time step ({where}) in '{c.path}'"), where
+    return None, None
+
+
+def _file_unit(c: _Container, entry: _Entry | None):
+    names = ("unit", "units")
+    if entry is not None:
+        base = entry.name.rsplit("/", 1)[-1]
+        names = (f"{base}_unit", f"{base}_units") + names
+        for name in ("unit", "units"):
+            if name in getattr(entry, "attrs", {}):
+                return str(entry.attrs[name])
+    value, _ = _lookup(c, None, names)
+    return None if value is None else str(value)
+
+
+def _fwd_metadata(c: _Container) -> dict | None:
+    text = c.attrs.get("fwdmodels_metadata")
+    if text is None and "metadata" in c.entries:
+        entry = c.entries["metadata"]
+        if not entry.pickled and entry.nbytes <= 1 << 24:
+            value = entry.getter()
+            if not isinstance(value, (str, bytes, np.ndarray)):
+                value = np.asarray(value[()] if hasattr(value, "id") else value)
+            text = _plain(value)
+    if not isinstance(text, str):
+        return None
+    try:
+        meta = json.loads(text)
+    except ValueError:
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+# --------------------------------------------------------------------------- InputArray
+class InputArray:
+    """One array of a saved file, read in blocks of time steps (see the module notes).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    format : str
+        ``"npy"``, ``"npz"``, ``"mat5"``, ``"mat73"`` or ``"h5"``.
+    key : str
+        Name of the array in the file.
+    stored_shape : tuple
+        Shape as stored (MATLAB's axis order for ``.mat``).
+    time_axis : int
+        Axis of ``stored_shape`` that is time.
+    shape : tuple
+        Time-first shape: ``(T, N)``, or ``(B, T, N)`` for a batch.
+    dt : pint.Quantity or None
+        Time step found in the file (None if it holds none).
+    unit : str or None
+        Unit of the data found in the file.
+    metadata : dict or None
+        The fwdmodels metadata, when the file was written by fwdmodels.
+    """
+
+    def __init__(self, container: _Container, entry: _Entry, time_axis, dt_unit=None):
+        self._c = container
+        self.path, self.format, self.key = container.path, container.format, entry.name
+        self.stored_shape = entry.shape
+        ndim = len(entry.shape)
+        where = f"'{entry.name}' in '{self.path}'"
+        if entry.pickled:
+            raise FwdModelsError(f"{where} holds pickled Python objects, which fwdmodels "
+                                 f"refuses to load (a pickle can run code); save it as a plain "
+                                 f"numeric array (np.savez without object arrays)")
+        if not entry.numeric:
+            kind = entry.matlab_class or (entry.dtype and entry.dtype.name) or "unknown"
+            raise FwdModelsError(f"{where} is not a numeric array (type {kind}); pick a real "
+                                 f"array with --key")
+        if ndim not in (2, 3):
+            hint = ("reshape a single region's series to (T, 1)" if ndim == 1 else
+                    "select one state variable and mode first, e.g. data[:, 0, :, 0] for a "
+                    "TVB (time, state, region, mode) array" if ndim == 4 else
+                    "save it as (time, region)")
+            raise FwdModelsError(f"{where} is {ndim}-D (shape {entry.shape}); fwdmodels needs "
+                                 f"(time, region) or (batch, time, region): {hint}")
+        default = 0 if ndim == 2 else 1
+        if time_axis is None:
+            time_axis = default
+        if isinstance(time_axis, bool) or not isinstance(time_axis, (int, np.integer)) or \
+                not -ndim <= time_axis < ndim:
+            raise FwdModelsError(f"`time_axis` must be an axis of {where} (shape "
+                                 f"{entry.shape}), between {-ndim} and {ndim - 1}; got "
+                                 f"{time_axis!r}")
+        self.time_axis = int(time_axis) % ndim
+        others = [a for a in range(ndim) if a != self.time_axis]
+        if ndim == 2:
+            self._order = (self.time_axis, others[0])
+        else:
+            self._order = (others[0], self.time_axis, others[1])
+        self.shape = tuple(entry.shape[a] for a in self._order)
+        if any(s == 0 for s in self.shape):
+            raise FwdModelsError(f"{where} is empty (shape {entry.shape}); nothing to process")
+        self.dtype = entry.dtype
+        self._data = entry.getter()
+        self.dt, self.dt_where = _file_dt(container, entry, dt_unit)
+        self.unit = _file_unit(container, entry)
+        self.metadata = _fwd_metadata(container)
+
+    @property
+    def n_times(self) -> int:
+        return self.shape[-2]
+
+    @property
+    def n_regions(self) -> int:
+        return self.shape[-1]
+
+    @property
+    def n_batch(self) -> int | None:
+        return self.shape[0] if len(self.shape) == 3 else None
+
+    def read(self, start: int, stop: int, batch: int | None = None) -> np.ndarray:
+        """Rows ``start:stop`` (time) as a float64 ``(rows, N)`` array (one ``batch`` if 3-D)."""
+        ndim = len(self.stored_shape)
+        index = [slice(None)] * ndim
+        index[self.time_axis] = slice(start, stop)
+        kept = list(range(ndim))
+        if ndim == 3:
+            if batch is None:
+                raise FwdModelsError("`batch` is needed to read a (B, T, N) input")
+            index[self._order[0]] = batch
+            kept.remove(self._order[0])
+        try:
+            block = np.asarray(self._data[tuple(index)])
+        except (OSError, ValueError) as exc:
+            raise _corrupt(self.path, exc) from None
+        perm = [kept.index(self._order[-2]), kept.index(self._order[-1])]
+        return np.asarray(block.transpose(perm), dtype=np.float64, order="C")
+
+    def read_all(self) -> np.ndarray:
+        """The whole array, time-first, as float64 (for small inputs)."""
+        if len(self.shape) == 2:
+            return self.read(0, self.n_times)
+        return np.stack([self.read(0, self.n_times, b) for b in range(self.shape[0])])
+
+    def close(self) -> None:
+        self._data = None
+        self._c.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _choose(c: _Container, key: str | None) -> _Entry:
+    if key is not None:
+        if key in c.entries:
+            return c.entries[key]
+        if key.lstrip("/") in c.entries:
+            return c.entries[key.lstrip("/")]
+        names = ", ".join(repr(n) for n in c.entries) or "none"
+        raise FwdModelsError(f"key {key!r} is not in '{c.path}' (it holds {names}); pick one "
+                             f"with --key")
+    data = [e for e in c.entries.values() if not _is_meta_name(e.name) and
+            (e.pickled or (e.numeric and int(np.prod(e.shape)) > 1))]
+    if len(data) == 1:
+        return data[0]
+    if not data:
+        raise FwdModelsError(f"'{c.path}' holds no numeric data array (entries: "
+                             f"{', '.join(c.entries) or 'none'}); save the neural activity "
+                             f"as a (time, region) array")
+    preferred = [e for e in data if len(e.shape) in (2, 3) and not e.pickled]
+    if len(preferred) == 1:
+        return preferred[0]
+    names = ", ".join(f"{e.name!r} {e.shape}" for e in data)
+    raise FwdModelsError(f"'{c.path}' holds several arrays ({names}); pick one with "
+                         f"--key NAME")
+
+
+def open_input(path, key: str | None = None, time_axis: int | None = None,
+               dt_unit: str | None = None) -> InputArray:
+    """Open one array of a saved file for reading in blocks (see :class:`InputArray`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.npy``, ``.npz``, ``.mat`` or ``.h5`` file.
+    key : str, optional
+        Name of the array in a multi-array file (needed when there are several).
+    time_axis : int, optional
+        Axis of the stored array that is time (default 0 for 2-D, 1 for 3-D).
+    dt_unit : str, optional
+        Unit of a bare number stored as the file's ``dt`` (e.g. ``"ms"``).
+    """
+    c = _open(path)
+    try:
+        return InputArray(c, _choose(c, key), time_axis, dt_unit)
+    except BaseException:
+        c.close()
+        raise
+
+
+def load(path, key: str | None = None, time_axis: int | None = None):
+    """Read one array whole: ``(array, info)`` with ``info`` holding dt, unit and metadata.
+
+    ``array`` is time-first float64; ``info`` is a dict with ``dt`` (a pint Quantity or None),
+    ``unit`` (str or None), ``metadata`` (the fwdmodels metadata dict or None) and ``key``.
+    """
+    with open_input(path, key, time_axis) as data:
+        array = data.read_all()
+        return array, {"dt": data.dt, "unit": data.unit, "metadata": data.metadata,
+                       "key": data.key}
+
+
+def describe(path) -> dict:
+    """What a file holds: format, arrays (name, shape, dtype, unit) and metadata."""
+    path = Path(path)
+    c = _open(path)
+    try:
+        arrays, meta = [], {}
+        for e in c.entries.values():
+            if e.pickled:
+                kind = "pickled objects (not loaded)"
+            elif e.matlab_class == "char":
+                kind = "text"
+            else:
+                kind = e.dtype.name if e.dtype is not None else (e.matlab_class or "?")
+            if _is_meta_name(e.name) and not e.pickled:
+                value = c.small_value(e.name)
+                if value is not None and not isinstance(value, np.ndarray):
+                    if e.name.rsplit("/", 1)[-1] != "metadata":
+                        meta[e.name] = value
+                    continue
+            arrays.append({"name": e.name, "shape": list(e.shape), "dtype": kind,
+                           "unit": _file_unit(c, e)})
+        for k, v in c.attrs.items():
+            if k != "fwdmodels_metadata":
+                meta[f"@{k}"] = v if isinstance(v, (str, int, float, bool)) else str(v)
+        dt, where = None, None
+        try:
+            dt, where = _file_dt(c, None)
+        except FwdModelsError as exc:
+            where = str(exc)
+        return {"path": str(path), "format": c.format, "size_bytes": path.stat().st_size,
+                "arrays": arrays, "entries": meta,
+                "dt": None if dt is None else f"{dt:~}", "dt_source": where,
+                "fwdmodels": _fwd_metadata(c)}
+    finally:
+        c.close()

