@@ -7,14 +7,17 @@ without ``fastmath`` so NaN and inf behave as in NumPy.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 
 try:  # pragma: no cover - exercised in the CI run without numba
     import numba as _numba
 except ImportError:  # pragma: no cover
     _numba = None
 
-__all__ = ["HAVE_NUMBA", "JIT_ENABLED", "njit", "prange"]
+__all__ = ["HAVE_NUMBA", "JIT_ENABLED", "njit", "prange", "get_num_threads",
+           "invalidate_stale_cache"]
 
 HAVE_NUMBA = _numba is not None
 #: True when kernels are really compiled (numba installed and NUMBA_DISABLE_JIT unset).
@@ -31,4 +34,37 @@ def njit(*args, **kwargs):
     return lambda func: func
 
 
+def get_num_threads() -> int:
+    """Threads a parallel kernel may use (1 without numba)."""
+    return _numba.get_num_threads() if HAVE_NUMBA else 1
+
+
 prange = _numba.prange if HAVE_NUMBA else range
+
+
+
+def invalidate_stale_cache(kernel_file: str, dependencies: list[str]) -> None:
+    """Drop the on-disk cache of ``kernel_file``'s kernels when a file they inline changed.
+
+    Numba's cache checks only the source file of the cached function, so a kernel that
+    inlines functions from ``dependencies`` would otherwise keep running their old code.
+    A stamp holding the hash of those files sits beside the cache; an unwritable cache
+    directory is left alone (Numba then caches elsewhere or not at all).
+    """
+    if not JIT_ENABLED:
+        return
+    cache_dir = Path(kernel_file).parent / "__pycache__"
+    stem = Path(kernel_file).stem
+    digest = hashlib.sha256()
+    for path in [kernel_file, *dependencies]:
+        digest.update(Path(path).read_bytes())
+    stamp = cache_dir / f"{stem}.deps-stamp"
+    try:
+        if stamp.exists() and stamp.read_text() == digest.hexdigest():
+            return
+        for cached in cache_dir.glob(f"{stem}.*.nb[ic]"):
+            cached.unlink()
+        cache_dir.mkdir(exist_ok=True)
+        stamp.write_text(digest.hexdigest())
+    except OSError:
+        pass

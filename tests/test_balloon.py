@@ -347,3 +347,25 @@ def test_top_level_exports():
     for name in ["BOLDSignal", "simulate_bold", "BalloonParams", "steady_state", "ureg",
                  "FwdModelsError"]:
         assert hasattr(fwdmodels, name)
+
+
+def test_parallel_blocks_agree_and_report_the_first_failure():
+    """Large inputs run as blocks of regions on several threads; nothing may change."""
+    from fwdmodels.hemodynamics import _kernels
+
+    rng = np.random.default_rng(7)
+    N = 4 * _kernels.MIN_BLOCK
+    T = _kernels.PARALLEL_THRESHOLD // N + 10
+    z = rng.uniform(0, 1, (T, N))
+    a = simulate_bold(z, "5 ms", method="heun", backend="numba").magnitude
+    b = simulate_bold(z, "5 ms", method="heun", backend="numpy").magnitude
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
+    # failures in two blocks: the earlier time wins, whatever block it is in
+    z[:, N - 1] = np.where(np.arange(T) >= 40, -40.0, z[:, N - 1])
+    z[:, 0] = np.where(np.arange(T) >= 90, -40.0, z[:, 0])
+    errors = []
+    for backend in ("numba", "numpy"):
+        with pytest.raises(DomainError) as err:
+            simulate_bold(z, "5 ms", method="heun", backend=backend)
+        errors.append((err.value.time_index, err.value.region))
+    assert errors[0] == errors[1] and errors[0][1] == N - 1

@@ -20,16 +20,16 @@ from .params import BalloonParams
 __all__ = ["pack_params", "rhs", "observe", "N_PARAMS"]
 
 # Positions in the packed parameter vector.
-KAPPA, GAMMA, INV_TAU, INV_ALPHA, RHO, LOG1M_RHO, ONE_M_RHO, V0, K1, K2, K3, LINEAR = range(12)
-N_PARAMS = 12
+KAPPA, GAMMA, INV_TAU, INV_ALPHA, LOG1M_RHO, ODDS, V0, K1, K2, K3, LINEAR = range(11)
+N_PARAMS = 11
 
 
 def pack_params(params: BalloonParams) -> np.ndarray:
     """Return the float64 vector the equations and kernels read (positions above)."""
     k1, k2, k3 = params.bold_coefficients()
     return np.array([
-        params.kappa, params.gamma, 1.0 / params.tau, 1.0 / params.alpha, params.rho,
-        np.log1p(-params.rho), 1.0 - params.rho, params.V0, k1, k2, k3,
+        params.kappa, params.gamma, 1.0 / params.tau, 1.0 / params.alpha,
+        np.log1p(-params.rho), (1.0 - params.rho) / params.rho, params.V0, k1, k2, k3,
         1.0 if params.observation == "revised_linear" else 0.0,
     ], dtype=np.float64)
 
@@ -47,13 +47,15 @@ def rhs(x, f, v, q, z, p):
         Packed parameters from :func:`pack_params`.
     """
     outflow = np.exp(np.log(v) * p[INV_ALPHA])                   # v ** (1/alpha)
-    # E(f) = 1 - (1-rho)**(1/f), written as rho - (1-rho) * expm1(log(1-rho) * (1/f - 1)):
-    # exactly rho at f = 1, so the rest state is an exact fixed point in floating point.
-    extraction = p[RHO] - p[ONE_M_RHO] * np.expm1(p[LOG1M_RHO] * (1.0 / f - 1.0))
+    # E(f)/rho with E(f) = 1 - (1-rho)**(1/f), written as
+    #     1 - (1-rho)/rho * ((1-rho)**(1/f - 1) - 1):
+    # exactly 1 at f = 1, so rest is an exact fixed point in floating point. Its absolute
+    # error stays near one ulp for f near 1 (the bracket is added to 1), without expm1.
+    extraction_ratio = 1.0 - p[ODDS] * (np.exp(p[LOG1M_RHO] * (1.0 / f - 1.0)) - 1.0)
     dx = z - p[KAPPA] * x - p[GAMMA] * (f - 1.0)
     df = x
     dv = (f - outflow) * p[INV_TAU]
-    dq = (f * extraction / p[RHO] - outflow * q / v) * p[INV_TAU]
+    dq = (f * extraction_ratio - outflow * q / v) * p[INV_TAU]
     return dx, df, dv, dq
 
 

@@ -1,0 +1,52 @@
+"""Accuracy and special values of the vectorisable exp and log used by the Numba kernels."""
+
+import numpy as np
+import pytest
+
+from fwdmodels import _vecmath
+from fwdmodels._numba import HAVE_NUMBA, njit
+
+
+@njit(cache=False)
+def _apply(func_id, values):
+    out = np.empty_like(values)
+    for i in range(values.size):
+        out[i] = _vecmath.exp(values[i]) if func_id == 0 else _vecmath.log(values[i])
+    return out
+
+
+def _ulps(got, expected):
+    return np.abs(got - expected) / np.spacing(np.abs(expected))
+
+
+def test_exp_within_two_ulp():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-708, 709.7, 20000), rng.uniform(-3, 3, 20000),
+                        rng.normal(0, 1e-8, 1000), [0.0, 1.0, -1.0, 709.7, -708.0]])
+    assert _ulps(_apply(0, x), np.exp(x)).max() <= 2.0
+
+
+def test_log_within_two_ulp_including_subnormals():
+    rng = np.random.default_rng(1)
+    v = np.concatenate([np.exp(rng.uniform(-700, 700, 20000)), rng.uniform(0.5, 2.0, 20000),
+                        1.0 + rng.normal(0, 1e-10, 1000), [1e-310, 5e-324, 2.0, 0.5]])
+    expected = np.log(v)
+    assert _ulps(_apply(1, v), expected).max() <= 2.0
+
+
+def test_special_values():
+    exp = _apply(0, np.array([0.0, np.nan, np.inf, -np.inf, 800.0, -800.0]))
+    np.testing.assert_array_equal(exp, [1.0, np.nan, np.inf, 0.0, np.inf, 0.0])
+    log = _apply(1, np.array([1.0, 0.0, -1.0, np.nan, np.inf]))
+    np.testing.assert_array_equal(log, [0.0, np.nan, np.nan, np.nan, np.inf])
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the vectorisation is a property of numba's output")
+def test_loops_calling_them_are_vectorised():
+    from fwdmodels._numba import JIT_ENABLED
+
+    if not JIT_ENABLED:
+        pytest.skip("NUMBA_DISABLE_JIT: nothing is compiled")
+    _apply(0, np.ones(4))
+    llvm = _apply.inspect_llvm(_apply.signatures[0])
+    assert "x double>" in llvm  # a vector type: the loop compiled to SIMD code
