@@ -1,6 +1,8 @@
 """Hemodynamics: the Balloon-Windkessel model from neural activity to the BOLD signal."""
 
 from .balloon import BOLDSignal, simulate_bold
+from .hrf import (balloon_kernel, balloon_linear_system, convolve_hrf, gamma_hrf, glover_hrf,
+                  kernel_times, spm_hrf, volterra_kernel)
 from .integrators import TABLEAUX, Tableau
 from .params import OBSERVATIONS, BalloonParams
 from .presets import PRESETS
@@ -8,4 +10,6 @@ from .sampling import sample_tr
 from .steady_state import steady_state
 
 __all__ = ["BOLDSignal", "simulate_bold", "BalloonParams", "PRESETS", "OBSERVATIONS",
-           "steady_state", "sample_tr", "TABLEAUX", "Tableau"]
+           "steady_state", "sample_tr", "TABLEAUX", "Tableau", "balloon_kernel",
+           "balloon_linear_system", "volterra_kernel", "spm_hrf", "glover_hrf", "gamma_hrf",
+           "convolve_hrf", "kernel_times"]
