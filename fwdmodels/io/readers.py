@@ -532,9 +532,10 @@ class InputArray:
             index[self._order[0]] = batch
             kept.remove(self._order[0])
         try:
-            block = np.asarray(self._data[tuple(index)])
+            block = np.array(self._data[tuple(index)])
         except (OSError, ValueError) as exc:
             raise _corrupt(self.path, exc) from None
+        _release(self._data)
         perm = [kept.index(self._order[-2]), kept.index(self._order[-1])]
         return np.asarray(block.transpose(perm), dtype=np.float64, order="C")
 
@@ -553,6 +554,21 @@ class InputArray:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _release(data) -> None:
+    """Let the OS drop the pages of a memory map already read (keeps the RSS bounded)."""
+    mapping = getattr(data, "_mmap", None)
+    if mapping is None or not hasattr(mapping, "madvise"):
+        return
+    import mmap
+
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if advice is not None:
+        try:
+            mapping.madvise(advice)
+        except (OSError, ValueError):   # not supported here: the OS reclaims pages itself
+            pass
 
 
 def _choose(c: _Container, key: str | None) -> _Entry:
