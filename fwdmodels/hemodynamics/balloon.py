@@ -19,12 +19,14 @@ from .._validation import as_float_array, check_dtype, check_finite, check_int, 
 from ..errors import FwdModelsError
 from ..units import as_quantity, is_brainunit_quantity, parse_unit, to_si, ureg
 from .engine import METHODS, integrate, resolve_backend
+from .multirate import (DEFAULT_TOLERANCE, MAX_HEMO_DT, auto_hemo_dt, integrate_multirate,
+                        resolve_hemo_steps)
 from .equations import observe, pack_params
 from .params import resolve_params
 from .sampling import TR_MODES, sample_tr, tr_ratio
 from .steady_state import steady_state_arrays
 
-__all__ = ["BOLDSignal", "simulate_bold"]
+__all__ = ["BOLDSignal", "simulate_bold", "choose_hemo_dt"]
 
 STATE_NAMES = ("x", "f", "v", "q")
 INITS = ("rest", "steady", "brainmass")
@@ -248,7 +250,8 @@ class BOLDSignal:
 
 def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=None,
                   tr_mode="sample", return_states=False, backend="auto", dtype=np.float64,
-                  unit="dimensionless", **overrides):
+                  unit="dimensionless", hemo_dt=None, hemo_tol=DEFAULT_TOLERANCE,
+                  **overrides):
     """Compute the BOLD signal of a whole neural time series.
 
     Parameters
@@ -278,11 +281,19 @@ def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=
         Dtype of the returned arrays (the integration always runs in float64).
     unit : str or pint.Unit
         A dimensionless unit for the output, e.g. ``"percent"``.
+    hemo_dt : pint.Quantity, str or "auto", optional
+        Multi-rate integration (see :mod:`fwdmodels.hemodynamics.multirate`): the input is
+        averaged over blocks of ``hemo_dt`` (a whole multiple of ``dt``, dividing ``tr``) and
+        the ODE steps at ``hemo_dt``; output row ``k`` is then at ``t = (k + 1) hemo_dt``.
+        ``"auto"`` picks the longest step (up to 50 ms) whose estimated error is at most
+        ``hemo_tol`` times the signal's range; :func:`choose_hemo_dt` tells which.
+    hemo_tol : float
+        Tolerance of ``hemo_dt="auto"``, a fraction of the BOLD signal's range (1e-4).
 
     Returns
     -------
     bold : pint.Quantity, shape (T, N) or (B, T, N) (or T // r rows at TR)
-        The BOLD signal, row ``n`` at ``t = (n + 1) dt``.
+        The BOLD signal, row ``n`` at ``t = (n + 1) dt`` (or ``(n + 1) hemo_dt``).
     states : dict of ndarray
         Only with ``return_states=True``.
     """
@@ -299,8 +310,20 @@ def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=
     rows = array.transpose(1, 0, 2).reshape(T, B * N) if batched else array
     shape = (B, N) if batched else (N,)
     state = _initial_state(init, params, shape, array[:, 0] if batched else array[0])
-    bold, states = integrate(rows, dt_s, pack_params(params), state, method, backend,
-                             store_states=return_states)
+    p = pack_params(params)
+    if hemo_dt is None:
+        bold, states = integrate(rows, dt_s, p, state, method, backend,
+                                 store_states=return_states)
+    else:
+        if isinstance(hemo_dt, str) and hemo_dt.strip() == "auto":
+            r, bold, states = auto_hemo_dt(rows, dt_s, p, state, method, backend, hemo_tol,
+                                           steps, store_states=return_states)
+        else:
+            r = resolve_hemo_steps(hemo_dt, dt_s, steps)
+            bold, states = integrate_multirate(rows, dt_s, p, state, method, backend, r,
+                                               store_states=return_states)
+        T = bold.shape[0]
+        steps = None if steps is None else steps // r
 
     def arrange(values: np.ndarray) -> np.ndarray:
         if batched:
@@ -314,3 +337,26 @@ def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=
         return out
     return out, {k: arrange(states[i]).astype(dtype, copy=False)
                  for i, k in enumerate(STATE_NAMES)}
+
+
+def choose_hemo_dt(z, dt, *, params="friston2003", method="rk4", init="rest", tr=None,
+                   tol=DEFAULT_TOLERANCE, max_hemo_dt=MAX_HEMO_DT, backend="auto", **overrides):
+    """The step ``simulate_bold(..., hemo_dt="auto")`` takes for this input, a Quantity in s.
+
+    Parameters are those of :func:`simulate_bold`; ``tol`` is ``hemo_tol`` there and
+    ``max_hemo_dt`` (seconds or a time quantity) the longest step tried.
+    """
+    dt_s = read_dt(dt)
+    params = resolve_params(params, **overrides)
+    check_option(method, "method", METHODS)
+    array = read_neural_input(z)
+    steps = tr_ratio(tr, dt_s)[1] if tr is not None else None
+    longest = max_hemo_dt if isinstance(max_hemo_dt, (int, float)) else \
+        to_si(max_hemo_dt, "max_hemo_dt", "[time]")
+    batched = array.ndim == 3
+    rows = array.transpose(1, 0, 2).reshape(array.shape[1], -1) if batched else array
+    shape = (array.shape[0], array.shape[2]) if batched else (array.shape[1],)
+    state = _initial_state(init, params, shape, array[:, 0] if batched else array[0])
+    r, _, _ = auto_hemo_dt(rows, dt_s, pack_params(params), state, method, backend, tol, steps,
+                           max_hemo_dt=longest)
+    return ureg.Quantity(r * dt_s, "s")
