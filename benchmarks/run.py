@@ -106,8 +106,11 @@ def worker_brainmass(z, dt, repeats, precision):
 def worker_neurolib(z, dt, repeats):
     from neurolib.models.bold.timeIntegration import simulateBOLD
 
-    seconds, out = _best_time(lambda: simulateBOLD(z.T.copy(), dt * 1e3, 1.0), repeats)
-    return seconds, None, None
+    n = z.shape[1]
+    zt = np.ascontiguousarray(z.T)              # neurolib takes (N, T) and dt in seconds
+    rest = dict(X=np.zeros(n), F=np.ones(n), Q=np.ones(n), V=np.ones(n))
+    seconds, out = _best_time(lambda: simulateBOLD(zt, dt, None, **rest), repeats)
+    return seconds, np.ascontiguousarray(out[0].T), dt
 
 
 def worker_leadfield(z, dt, repeats, sensors=64):
