@@ -105,14 +105,11 @@ def _common_input(p):
 def _sensor_options(p, modality):
     unit_example = "V/(nA*m)" if modality == "eeg" else "fT/(nA*m)"
     p.add_argument("--leadfield", required=True, metavar="L",
-                   help="lead field, (regions, sensors), from .npy/.npz/.mat/.h5, or an "
-                        "MNE-Python -fwd.fif with --parcellation (needs fwdmodels[mne])")
+                   help="lead field, (regions, sensors), from .npy/.npz/.mat/.h5")
     p.add_argument("--leadfield-key", metavar="NAME", help="array name in the lead-field file")
     p.add_argument("--leadfield-unit", metavar="UNIT",
                    help=f"unit of the lead field when its file stores none, e.g. "
                         f"'{unit_example}'")
-    p.add_argument("--parcellation", metavar="FILE",
-                   help="with a -fwd.fif: region index per source vertex (.npy, -1 = none)")
     p.add_argument("--dipole-scale", metavar="Q",
                    help="dipole moment per unit of input, e.g. '2 nA*m/mV' for membrane "
                         "potentials in mV; without it the input is read in nA*m")
@@ -211,7 +208,7 @@ def _cmd_sensors(args):
     run = pipeline.run_eeg if args.command == "eeg" else pipeline.run_meg
     return run(args.input, args.output, leadfield=args.leadfield,
                leadfield_unit=args.leadfield_unit, leadfield_key=args.leadfield_key,
-               parcellation=args.parcellation, dipole_scale=args.dipole_scale,
+               dipole_scale=args.dipole_scale,
                sensor_unit=args.sensor_unit, reference=getattr(args, "reference", None),
                snr_db=args.noise_snr_db, seed=args.seed, dt=args.dt, dt_unit=args.dt_unit,
                key=args.key, time_axis=args.time_axis, chunk_size=args.chunk_size,

@@ -247,15 +247,16 @@ def read_leadfield(path, modality: str, *, key=None, unit=None, n_regions=None,
     ``.npy``/``.npz``/``.mat``/``.h5``: an ``(R, M)`` array; its unit is the file's (an entry
     ``unit`` or ``L_unit``, an attribute ``unit``) or ``unit`` (``--leadfield-unit``); both
     given must agree, and one is needed. An ``(M, R)`` array is refused with a hint to
-    transpose. ``-fwd.fif`` (MNE-Python forward solution, needs mne): see
-    :func:`fwdmodels.io.mne.read_forward`.
+    transpose. MNE-Python ``-fwd.fif`` files are not read yet (a clear error says how to
+    export one).
     """
     name = str(path)
     if name.endswith(".fif") or name.endswith(".fif.gz"):
-        from .io import mne as fmne
-
-        return fmne.read_forward(path, modality, parcellation=parcellation,
-                                 n_regions=n_regions)
+        raise FwdModelsError(
+            f"lead field '{path}' is an MNE-Python file, which fwdmodels cannot read yet; "
+            f"export a fixed-orientation region lead field as (regions, sensors), e.g. "
+            f"np.save('L.npy', L_region) with L_region from "
+            f"fwdmodels.leadfield.region_leadfield, and pass --leadfield-unit 'V/(A*m)'")
     with fio.open_input(path, key, 0) as lf:
         if lf.n_batch is not None:
             raise FwdModelsError(f"lead field '{path}' is 3-D (shape {lf.stored_shape}); "
