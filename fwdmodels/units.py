@@ -35,9 +35,15 @@ __all__ = [
     "is_brainunit_quantity",
 ]
 
-#: The pint registry of fwdmodels: pint's application registry.
+#: The pint registry of fwdmodels: pint's application registry (its unit definitions are
+#: loaded on first use, which keeps ``import fwdmodels`` fast).
 ureg = pint.get_application_registry()
-Quantity = ureg.Quantity
+
+
+def __getattr__(name):
+    if name == "Quantity":  # the registry's Quantity class, resolved when first asked for
+        return ureg.Quantity
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: Order of the SI base dimensions in a brainunit ``Dimension`` vector.
 _BRAINUNIT_BASES = ("m", "kg", "s", "A", "K", "mol", "cd")
@@ -106,9 +112,9 @@ def from_brainunit(obj) -> pint.Quantity:
     mantissa = np.asarray(obj.mantissa)
     unit = _brainunit_unit_to_pint(obj.unit)
     if isinstance(unit, pint.Unit):
-        return Quantity(mantissa, unit)
+        return ureg.Quantity(mantissa, unit)
     # A scaled SI unit (a Quantity): multiply the factor out (a Python float keeps the dtype).
-    return Quantity(mantissa * float(unit.magnitude), unit.units)
+    return ureg.Quantity(mantissa * float(unit.magnitude), unit.units)
 
 
 def parse_unit(unit, name: str = "unit") -> pint.Unit:

@@ -8,7 +8,6 @@ This is the one place that chooses between the Numba kernel, the NumPy stepper a
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from .._validation import check_option
 from ..errors import DomainError
@@ -125,6 +124,8 @@ def _integrate_numpy(z, dt, p, state, bold, states, tableau):
 
 def _integrate_reference(z, dt, p, state, bold, states):
     """``solve_ivp`` (DOP853, rtol 1e-12, atol 1e-14) over each run of constant input."""
+    from scipy.integrate import solve_ivp  # imported here: it is slow to import
+
     T, N = z.shape
     y0 = state.reshape(-1).copy()
     # Runs of identical input rows are integrated in one call each.

@@ -58,9 +58,6 @@ import math
 
 import numpy as np
 import pint
-import scipy.linalg
-import scipy.signal
-import scipy.stats
 
 from .._validation import check_dtype, check_option, check_positive
 from ..errors import FwdModelsError
@@ -126,6 +123,7 @@ def _as_kernel(values: np.ndarray):
 
 def _gamma_bins(edges: np.ndarray, shape: float, scale: float, delay: float = 0.0):
     """Integral of the gamma pdf (shape, scale, shifted by delay) over each bin of ``edges``."""
+    import scipy.stats  # imported here: it is slow to import
     cdf = scipy.stats.gamma.cdf(edges - delay, shape, scale=scale)
     return np.diff(cdf)
 
@@ -252,6 +250,7 @@ def balloon_kernel(params="friston2003", dt=None, duration="32 s", **overrides):
     augmented = np.zeros((n + 1, n + 1))
     augmented[:n, :n] = A * dt_s
     augmented[:n, n] = B * dt_s
+    import scipy.linalg
     Bd = scipy.linalg.expm(augmented)[:n, n]                       # integral_0^dt e^{As} ds B
     inner = max(1, int(math.ceil(math.sqrt(bins))))
     outer = int(math.ceil(bins / inner))
@@ -524,6 +523,7 @@ def convolve_hrf(z, dt, kernel, tr=None, tr_mode="sample", unit="dimensionless",
     K = h.shape[time_axis]
     if K > T:  # only the first T kernel samples can reach the output
         h = h[:, :T] if array.ndim == 3 else h[:T]
+    import scipy.signal  # imported here: it is slow to import
     out = scipy.signal.oaconvolve(array, h, mode="full", axes=time_axis)
     out = np.take(out, np.arange(T), axis=time_axis) * dt_s
     if steps is not None:

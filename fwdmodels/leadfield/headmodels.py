@@ -77,7 +77,6 @@ IEEE Trans Biomed Eng 46:245–259.
 from __future__ import annotations
 
 import numpy as np
-from scipy.constants import mu_0
 
 from .._validation import check_int, check_positive
 from ..errors import FwdModelsError
@@ -86,7 +85,9 @@ from ._inputs import read_orientations, read_positions, read_si_array
 
 __all__ = ["sphere_meg_leadfield", "sphere_eeg_leadfield", "multishell_coefficients"]
 
-_MU0_4PI = mu_0 / (4.0 * np.pi)
+# Vacuum permeability, CODATA 2018 (the value scipy.constants.mu_0 holds), in T·m/A
+_MU0 = 1.25663706212e-6
+_MU0_4PI = _MU0 / (4.0 * np.pi)
 _BLOCK = 512  # sources per block: bounds the (block, M, 3) temporaries
 
 
