@@ -161,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="initial state (default rest: BOLD 0)")
     p.add_argument("--backend", choices=("auto", "numba", "numpy"), default="auto",
                    help="Numba kernels when installed (auto) or the NumPy stepper")
+    p.add_argument("--hemo-dt", default="auto", metavar="STEP",
+                   help="hemodynamic step WITH its unit (e.g. 20ms), a whole multiple of dt "
+                        "that divides the TR: the input is averaged over each step. 'auto' "
+                        "(default) picks the longest step up to 50 ms whose estimated error "
+                        "is within --hemo-tol; 'none' steps at dt")
+    p.add_argument("--hemo-tol", type=float, default=1e-4, metavar="FRACTION",
+                   help="tolerance of --hemo-dt auto, a fraction of the BOLD signal's range "
+                        "(default 1e-4)")
 
     for modality, title in (("eeg", "EEG"), ("meg", "MEG")):
         p = sub.add_parser(modality, help=f"{title} through a lead field",
@@ -188,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-figure", action="store_true", help="do not draw summary.png")
     p.add_argument("--force", action="store_true", help="overwrite earlier demo files")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
+    from . import crossval
+
+    crossval.add_parser(sub)
     return parser
 
 
@@ -199,7 +211,9 @@ def _cmd_bold(args):
                     time_axis=args.time_axis, tr=args.tr, tr_mode=args.tr_mode,
                     method=args.method, params=args.params, init=args.init,
                     backend=args.backend, chunk_size=args.chunk_size, force=args.force,
-                    progress=not args.quiet, overrides=dict(args.overrides))
+                    progress=not args.quiet, overrides=dict(args.overrides),
+                    hemo_dt=None if args.hemo_dt.strip().lower() == "none" else args.hemo_dt,
+                    hemo_tol=args.hemo_tol)
 
 
 def _cmd_sensors(args):
@@ -302,6 +316,10 @@ def main(argv=None) -> int:
     except ValueError:                       # not in the main thread
         previous = None
     try:
+        if args.command == "crossval":      # its exit status says whether the two agree
+            from . import crossval
+
+            return crossval.run(args)
         result = _COMMANDS[args.command](args)
         if result is not None and not getattr(args, "quiet", False):
             print(_summary(result))
@@ -324,7 +342,7 @@ def main(argv=None) -> int:
     except Exception as exc:  # a bug of ours: short message, traceback only on request
         from . import __version__
 
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)}. This is a bug "
               f"in fwdmodels {__version__}; please report it on {ISSUES_URL} with the command "

@@ -28,8 +28,9 @@ import numpy as np
 from . import io as fio
 from ._validation import check_int, check_option
 from .errors import FwdModelsError
-from .hemodynamics import BOLDSignal, sample_tr
+from .hemodynamics import BOLDSignal, choose_hemo_dt, sample_tr
 from .hemodynamics.engine import METHODS
+from .hemodynamics.multirate import DEFAULT_TOLERANCE, resolve_hemo_steps
 from .hemodynamics.params import resolve_params
 from .hemodynamics.sampling import TR_MODES, tr_ratio
 from .units import as_quantity, parse_unit, ureg
@@ -152,7 +153,7 @@ def _dims(data: fio.InputArray, last: str) -> list:
 def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, tr=None,
              tr_mode="sample", method="rk4", params="friston2003", init="rest",
              backend="auto", chunk_size=None, force=False, progress=False,
-             overrides=None) -> Path:
+             overrides=None, hemo_dt=None, hemo_tol=DEFAULT_TOLERANCE) -> Path:
     """BOLD signal of a saved neural time series, written to ``output``.
 
     Parameters
@@ -178,6 +179,11 @@ def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, 
         Preset name (see ``fwdmodels.hemodynamics.PRESETS``); ``overrides`` a dict of single
         parameter values.
     init : {"rest", "steady", "brainmass"}
+    hemo_dt : str or pint.Quantity, optional
+        Multi-rate integration (see :func:`fwdmodels.simulate_bold`): a step that is a whole
+        multiple of dt (and divides the TR), or ``"auto"``, which chooses it on the first
+        :data:`AUTO_SAMPLE_SECONDS` of the recording with tolerance ``hemo_tol`` and then
+        keeps it. Without a TR, the output has one row per ``hemo_dt``.
     chunk_size : int, optional
         Time steps per chunk (default: about 8 MB of input; rounded up to whole TRs).
     progress : bool
@@ -202,15 +208,21 @@ def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, 
         if tr_q is not None and data.n_times < steps:
             raise FwdModelsError(f"'{data.path}' holds {data.n_times} steps ({data.n_times * dt_s:g}"
                                  f" s), shorter than one TR ({tr_q:~}); use a shorter --tr")
-        chunk = (default_chunk_size(data.n_regions, steps) if chunk_size is None else
-                 -(-check_int(chunk_size, "chunk_size", 1) // steps) * steps)
-        n_out = data.n_times // steps if tr_q is not None else data.n_times
+        r = _hemo_steps(hemo_dt, hemo_tol, data, dt_s, tr_q, steps, bparams, method, init,
+                        backend, unit)
+        grain = steps if tr_q is not None else r       # input rows per output row
+        chunk = (default_chunk_size(data.n_regions, grain) if chunk_size is None else
+                 -(-check_int(chunk_size, "chunk_size", 1) // grain) * grain)
+        n_out = data.n_times // steps if tr_q is not None else -(-data.n_times // r)
         shape = data.shape[:-2] + (n_out, data.n_regions)
         parameters = {"method": method, "params": bparams.as_dict(), "init": init,
-                      "integration_dt": dt_s, "tr": None if tr_q is None else
+                      "integration_dt": dt_s * r, "input_dt": dt_s,
+                      "hemo_dt": None if hemo_dt is None else dt_s * r,
+                      "hemo_tol": hemo_tol if _is_auto(hemo_dt) else None,
+                      "tr": None if tr_q is None else
                       float(tr_q.to("s").magnitude), "tr_mode": tr_mode if tr_q is not None
                       else None, "time_convention": "row n is the state at t = (n + 1) dt"}
-        out_dt = dt_s * steps
+        out_dt = dt_s * grain
         meta = fio.build_metadata("bold", "bold", "dimensionless", _dims(data, "region"), out_dt,
                                   parameters=parameters, input_info=_input_info(data))
         bar = Progress(data.n_times * (data.n_batch or 1), progress, "BOLD")
@@ -220,7 +232,8 @@ def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, 
                 for b, start, stop in _blocks(data, chunk):
                     if start == 0:
                         model = BOLDSignal(data.n_regions, f"{dt_s!r} s", params=bparams,
-                                           method=method, backend=backend)
+                                           method=method, backend=backend,
+                                           hemo_dt=None if r == 1 else f"{r * dt_s!r} s")
                         first = None
                         if init == "steady":
                             first = data.read(0, 1, b)[0]
@@ -231,12 +244,39 @@ def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, 
                     z = block if unit is None else ureg.Quantity(block, unit)
                     bold = model.run(z).magnitude
                     if tr_q is not None:
-                        bold = sample_tr(bold, steps, tr_mode, axis=0)
-                    out.write(start // steps, bold, batch=b)
+                        bold = sample_tr(bold, steps // r, tr_mode, axis=0)
+                    out.write(start // grain, bold, batch=b)
                     bar.update(stop - start)
         finally:
             bar.close()
     return out_path
+
+
+#: Seconds of input that ``hemo_dt="auto"`` looks at to choose the step.
+AUTO_SAMPLE_SECONDS = 60.0
+
+
+def _is_auto(hemo_dt) -> bool:
+    return isinstance(hemo_dt, str) and hemo_dt.strip() == "auto"
+
+
+def _hemo_steps(hemo_dt, hemo_tol, data, dt_s, tr_q, steps, params, method, init, backend,
+                unit) -> int:
+    """Input steps per hemodynamic step: 1, the given hemo_dt's, or the automatic choice."""
+    if hemo_dt is None:
+        return 1
+    if not _is_auto(hemo_dt):
+        q = _option_quantity(hemo_dt, "--hemo-dt", "[time]", "ms")
+        return resolve_hemo_steps(q, dt_s, steps if tr_q is not None else None)
+    rows = min(data.n_times, max(1, int(AUTO_SAMPLE_SECONDS / dt_s)))
+    if tr_q is not None:
+        rows = max(steps, rows // steps * steps)
+    sample = data.read(0, rows, None if data.n_batch is None else 0)
+    _check_block(sample, 0, None if data.n_batch is None else 0, data.path)
+    z = sample if unit is None else ureg.Quantity(sample, unit)
+    chosen = choose_hemo_dt(z, f"{dt_s!r} s", params=params, method=method, init=init,
+                            tr=tr_q, tol=hemo_tol, backend=backend)
+    return int(round(chosen.to("s").magnitude / dt_s))
 
 
 # --------------------------------------------------------------------------- EEG / MEG

@@ -337,3 +337,73 @@ def test_python_m_works_without_the_script_on_path(tmp_path):
                           text=True, env=env, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == f"fwdmodels {fwdmodels.__version__}"
     assert shutil.which("fwdmodels", path="/nonexistent") is None
+
+
+def _smooth_input(dt=1e-3, duration=12.0, n=4):
+    t = np.arange(int(round(duration / dt))) * dt
+    blocks = ((t % 6.0) < 3.0).astype(float)[:, None] * np.linspace(0.5, 1.0, n)
+    return blocks + 0.3 * np.sin(2 * np.pi * 10.0 * t)[:, None]
+
+
+def test_bold_hemo_dt_given_streams_like_the_api(tmp_path):
+    z = _smooth_input()
+    np.save(tmp_path / "z.npy", z)
+    done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms",
+               "--hemo-dt", "20ms", "--chunk-size", "1234", "-q")
+    assert done.returncode == 0, done.stderr
+    got, info = fio.load(tmp_path / "b.npz")
+    ref = fwdmodels.simulate_bold(z, "1 ms", hemo_dt="20 ms").magnitude
+    np.testing.assert_array_equal(got, ref)
+    assert info["dt"].to("ms").magnitude == pytest.approx(20.0)
+    assert info["metadata"]["parameters"]["hemo_dt"] == pytest.approx(0.02)
+
+
+def test_bold_hemo_dt_auto_is_the_default_and_recorded(tmp_path):
+    z = _smooth_input()
+    np.save(tmp_path / "z.npy", z)
+    done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms", "--tr", "2s",
+               "-q")
+    assert done.returncode == 0, done.stderr
+    got, info = fio.load(tmp_path / "b.npz")
+    chosen = info["metadata"]["parameters"]["hemo_dt"]
+    assert chosen == pytest.approx(
+        fwdmodels.hemodynamics.choose_hemo_dt(z, "1 ms", tr="2 s").to("s").magnitude)
+    assert chosen > 1e-3                                  # a longer step was taken
+    ref = fwdmodels.simulate_bold(z, "1 ms", tr="2 s", hemo_dt=f"{chosen} s").magnitude
+    np.testing.assert_array_equal(got, ref)
+    fine = fwdmodels.simulate_bold(z, "1 ms", tr="2 s").magnitude
+    full = fwdmodels.simulate_bold(z, "1 ms").magnitude
+    assert np.abs(got - fine).max() <= 1e-4 * np.ptp(full)
+    done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "c.npz", "--dt", "1ms", "--tr", "2s",
+               "--hemo-dt", "none", "-q")
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(fio.load(tmp_path / "c.npz")[0], fine)
+
+
+def test_bold_hemo_dt_errors(tmp_path):
+    np.save(tmp_path / "z.npy", _smooth_input(duration=3.0))
+    done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms", "--tr", "2s",
+               "--hemo-dt", "30ms")
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("`tr` must be a whole multiple of hemo_dt; got tr = 2 s "
+                                        "and hemo_dt = 0.03 s")
+    done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms",
+               "--hemo-dt", "20")
+    assert done.returncode == 2 and "--hemo-dt 20 has no unit" in done.stderr
+    assert not (tmp_path / "b.npz").exists()
+
+
+def test_crossval_subcommand_exit_status(tmp_path):
+    rng = np.random.default_rng(0)
+    z = rng.uniform(0, 1, (400, 3))
+    np.save(tmp_path / "z.npy", z)
+    bold = fwdmodels.simulate_bold(z, "1 ms", method="heun").magnitude
+    np.save(tmp_path / "same.npy", bold)
+    np.save(tmp_path / "off.npy", bold * 1.01)
+    base = ["crossval", "bold", tmp_path / "z.npy"]
+    agree = run(*base, tmp_path / "same.npy", "--dt", "1ms", "--method", "heun")
+    assert agree.returncode == 0, agree.stderr
+    assert "AGREE" in agree.stdout
+    assert run(*base, tmp_path / "off.npy", "--dt", "1ms", "--method", "heun").returncode == 1
+    missing = run(*base, tmp_path / "none.npy", "--dt", "1ms")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1

@@ -108,3 +108,16 @@ def test_auto_takes_long_steps_on_smooth_input():
 def test_bad_multirate_arguments(kwargs, message):
     with pytest.raises(FwdModelsError, match=message):
         simulate_bold(np.zeros((100, 2)), "1 ms", **kwargs)
+
+
+def test_multirate_model_in_whole_blocks_equals_one_go():
+    from fwdmodels import BOLDSignal
+
+    z = _mixed_input(1e-3, 3.05)
+    whole = simulate_bold(z, "1 ms", hemo_dt="25 ms").magnitude
+    model = BOLDSignal(3, "1 ms", hemo_dt="25 ms")
+    model.init_all_states()
+    pieces = [model.run(z[a:b]).magnitude for a, b in ((0, 1000), (1000, 2500), (2500, 3050))]
+    np.testing.assert_array_equal(np.concatenate(pieces), whole)
+    with pytest.raises(FwdModelsError, match=r"update\(\) advances one input step"):
+        model.update(z[0])

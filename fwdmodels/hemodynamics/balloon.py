@@ -119,6 +119,11 @@ class BOLDSignal:
         tight tolerance and is meant for checking on short inputs.
     backend : {"auto", "numba", "numpy"}
         Numba kernels when numba is installed (``"auto"``), or the NumPy stepper.
+    hemo_dt : pint.Quantity or str, optional
+        Multi-rate :meth:`run` (see :func:`simulate_bold`): the input is averaged over blocks
+        of ``hemo_dt`` (a whole multiple of ``dt``) and the ODE steps at ``hemo_dt``; each run
+        returns one row per block. Pieces of a series give the same numbers as the whole when
+        every piece but the last holds a whole number of blocks.
     **overrides
         Single parameter values changed from the preset (e.g. ``tau_s=1.5``).
 
@@ -134,7 +139,7 @@ class BOLDSignal:
     """
 
     def __init__(self, in_size, dt, params="friston2003", method="rk4", backend="auto",
-                 **overrides):
+                 hemo_dt=None, **overrides):
         if isinstance(in_size, (tuple, list)):
             shape = tuple(check_int(s, "in_size", 1) for s in in_size)
         else:
@@ -144,6 +149,7 @@ class BOLDSignal:
         self.params = resolve_params(params, **overrides)
         self.method = check_option(method, "method", METHODS)
         self.backend = resolve_backend(backend)
+        self.hemo_steps = 1 if hemo_dt is None else resolve_hemo_steps(hemo_dt, self.dt, None)
         self._p = pack_params(self.params)
         self._state = None
         self.n_steps = 0
@@ -216,6 +222,9 @@ class BOLDSignal:
 
     def update(self, z) -> None:
         """Advance one step of ``dt`` with ``z`` held constant over it."""
+        if self.hemo_steps > 1:
+            raise FwdModelsError("update() advances one input step, which a multi-rate model "
+                                 "(hemo_dt) does not take; pass whole blocks to run()")
         state = self._require_state()
         integrate(self._as_rows(z, single=True), self.dt, self._p, state, self.method,
                   self.backend, t0_index=self.n_steps)
@@ -238,10 +247,14 @@ class BOLDSignal:
         """
         state = self._require_state()
         rows = self._as_rows(z, single=False)
-        bold, states = integrate(rows, self.dt, self._p, state, self.method, self.backend,
-                                 store_states=return_states, t0_index=self.n_steps)
+        if self.hemo_steps > 1:
+            bold, states = integrate_multirate(rows, self.dt, self._p, state, self.method,
+                                               self.backend, self.hemo_steps, return_states)
+        else:
+            bold, states = integrate(rows, self.dt, self._p, state, self.method, self.backend,
+                                     store_states=return_states, t0_index=self.n_steps)
         self.n_steps += rows.shape[0]
-        shape = (rows.shape[0],) + self.in_size
+        shape = (bold.shape[0],) + self.in_size
         out = _output(bold.reshape(shape), unit, np.float64)
         if not return_states:
             return out
