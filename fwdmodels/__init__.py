@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 from .errors import DomainError, FwdModelsError, MissingDependencyError
 from .hemodynamics import BalloonParams, BOLDSignal, simulate_bold, steady_state
-from . import leadfield
+from . import crossval, datasets, io, leadfield, pipeline
 from .leadfield import EEGLeadFieldModel, LeadFieldModel, MEGLeadFieldModel
 from .units import ureg
 
