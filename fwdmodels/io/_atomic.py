@@ -28,7 +28,7 @@ def check_output_path(path, force: bool = False, inputs=()) -> Path:
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
+    if path.is_dir() and path.suffix.lower() != ".zarr":      # a Zarr store is a directory
         raise FwdModelsError(f"output '{path}' is a directory; give a file name such as "
                              f"'{path / 'out.npz'}'")
     if not directory.is_dir():

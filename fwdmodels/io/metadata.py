@@ -36,11 +36,19 @@ _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
 def file_sha256(path, block: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in blocks of ``block`` bytes (bounded memory)."""
+    """Hex SHA-256 of a file, read in blocks of ``block`` bytes (bounded memory).
+
+    A directory (a Zarr store) is hashed as the sorted relative names and contents of its files.
+    """
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            digest.update(chunk)
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    for file in files:
+        if root.is_dir():
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+        with open(file, "rb") as fh:
+            while chunk := fh.read(block):
+                digest.update(chunk)
     return digest.hexdigest()
 
 

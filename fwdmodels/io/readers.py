@@ -34,7 +34,7 @@ from .metadata import DT_KEYS, UNIT_SUFFIXES, parse_time
 
 __all__ = ["open_input", "InputArray", "describe", "load", "INPUT_FORMATS", "detect_format"]
 
-INPUT_FORMATS = (".npy", ".npz", ".mat", ".h5", ".hdf5")
+INPUT_FORMATS = (".npy", ".npz", ".mat", ".h5", ".hdf5", ".zarr")
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: Entries that describe the data rather than being data.
 _META_NAMES = {"dt", "sample_period", "metadata", "unit", "units", "time", "t", "dims",
@@ -69,13 +69,13 @@ def detect_format(path) -> str:
         if len(head) >= 520 and head[512:520] == _HDF5_SIGNATURE:
             return "mat73"
         return "mat5"
-    return {".npy": "npy", ".npz": "npz", ".h5": "h5", ".hdf5": "h5"}[suffix]
+    return {".npy": "npy", ".npz": "npz", ".h5": "h5", ".hdf5": "h5", ".zarr": "zarr"}[suffix]
 
 
 def _check_readable(path: Path) -> None:
     if not path.exists():
         raise FwdModelsError(f"input file '{path}' does not exist; check the path")
-    if path.is_dir():
+    if path.is_dir() and path.suffix.lower() != ".zarr":      # a Zarr store is a directory
         raise FwdModelsError(f"input '{path}' is a directory; give a file")
     if not os.access(path, os.R_OK):
         raise FwdModelsError(f"input file '{path}' cannot be read (permission denied); fix its "
@@ -376,6 +376,10 @@ def _open(path) -> _Container:
             return _open_npz(path)
         if fmt == "mat5":
             return _open_mat5(path)
+        if fmt == "zarr":
+            from .zarr import open_container
+
+            return open_container(path)
         return _open_h5(path, matlab=fmt == "mat73")
     except PermissionError:
         raise FwdModelsError(f"input file '{path}' cannot be read (permission denied); fix "

@@ -33,7 +33,7 @@ from .readers import _h5py
 
 __all__ = ["OutputFile", "save", "OUTPUT_FORMATS", "output_format"]
 
-OUTPUT_FORMATS = (".npz", ".h5", ".hdf5", ".mat")
+OUTPUT_FORMATS = (".npz", ".h5", ".hdf5", ".mat", ".zarr")
 _MAT5_LIMIT = 2 ** 31 - 1
 
 
@@ -67,6 +67,13 @@ class OutputFile:
     extra : dict of str to ndarray, optional
         Small arrays written next to the data (e.g. channel positions).
     """
+
+    def __new__(cls, path, *args, **kwargs):
+        if cls is OutputFile and Path(path).suffix.lower() == ".zarr":
+            from .zarr import ZarrOutputFile         # a directory store: see fwdmodels.io.zarr
+
+            cls = ZarrOutputFile
+        return super().__new__(cls)
 
     def __init__(self, path, name: str, shape, *, metadata: dict, dtype=np.float64,
                  force: bool = False, extra: dict | None = None):

@@ -1,0 +1,328 @@
+"""Zarr stores (``.zarr`` directories) as inputs and outputs, behind the ``dask`` extra.
+
+A Zarr store holds an array in chunks, each its own file, so many processes can read and
+write one array at once: a dask result is written in parallel, chunk by chunk, without
+passing through one process's memory (:func:`write_dask`), and a long recording is read as a
+lazy dask array (:func:`open_dask`).
+
+Inputs (through :func:`fwdmodels.io.open_input`, so the CLI and the pipeline read them like
+any other file): a group of arrays (``--key`` picks one when there are several) or a single
+array. dt and the unit are read like HDF5's: attributes ``dt`` (text such as ``"0.1 ms"``, or
+a number with ``dt_unit``) and ``unit``, on the array or on the group. Stores of both Zarr
+formats (2 and 3) are read; zarr-python 3 or later is needed.
+
+Outputs (:class:`ZarrOutputFile`, chosen by :class:`fwdmodels.io.OutputFile` for a ``.zarr``
+path, and :func:`write_dask`): a Zarr v3 group holding the data array (time chunks of about
+1 MB, all columns; missing chunks read as NaN, so a damaged store cannot pass for zeros),
+``dt``, ``dt_unit`` and ``unit`` as attributes of the array and of the group, and the full
+metadata as JSON in the group attribute ``fwdmodels_metadata``, as in ``.h5`` outputs. The
+store is written in a temporary directory next to its destination and renamed into place
+only once complete, so an existing ``.zarr`` output is always a complete one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FwdModelsError, MissingDependencyError
+from ._atomic import TEMP_SUFFIX, _umask, check_output_path
+from .metadata import dumps
+from .writers import OutputFile
+
+__all__ = ["ZARR_SUFFIX", "open_container", "ZarrOutputFile", "atomic_store", "write_dask",
+           "open_dask", "is_store"]
+
+ZARR_SUFFIX = ".zarr"
+#: Bytes of an output chunk (rows × columns × itemsize), as for HDF5 outputs.
+CHUNK_BYTES = 1 << 20
+
+
+def _zarr(feature: str):
+    """The zarr module (version 3 or later), or a MissingDependencyError naming the extra."""
+    try:
+        import zarr
+    except ImportError:
+        raise MissingDependencyError("zarr", "dask", feature) from None
+    if int(zarr.__version__.split(".")[0]) < 3:
+        raise MissingDependencyError("zarr>=3", "dask", f"{feature} (zarr {zarr.__version__} "
+                                     f"is installed)")
+    return zarr
+
+
+def _dask_array(feature: str):
+    try:
+        import dask.array as da
+    except ImportError:
+        raise MissingDependencyError("dask", "dask", feature) from None
+    return da
+
+
+def is_store(path) -> bool:
+    """True if ``path`` names a Zarr store (by its ``.zarr`` suffix)."""
+    return Path(path).suffix.lower() == ZARR_SUFFIX
+
+
+# --------------------------------------------------------------------------- reading
+def _plain_attr(value):
+    if isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
+
+
+class _ZarrView:
+    """A zarr array sliced like an array; a damaged chunk becomes a clear FwdModelsError."""
+
+    def __init__(self, array, path):
+        self.array, self.path = array, path
+        self.shape, self.ndim = tuple(array.shape), array.ndim
+        self.dtype = np.dtype(array.dtype)
+
+    def __getitem__(self, index):
+        try:
+            return np.asarray(self.array[index])
+        except (IndexError, TypeError):
+            raise
+        except Exception as exc:  # codec, JSON or file errors of a damaged chunk
+            from .readers import _corrupt
+
+            raise _corrupt(self.path, f"{type(exc).__name__}: {exc}") from None
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[...]
+        return out if dtype is None else out.astype(dtype)
+
+
+def open_container(path):
+    """A Zarr store as the readers' container of entries (used by ``open_input``)."""
+    from .readers import _Container, _corrupt, _Entry
+
+    zarr = _zarr("reading .zarr stores")
+    path = Path(path)
+    try:
+        node = zarr.open(str(path), mode="r")
+        if isinstance(node, zarr.Array):
+            members = [(path.stem, node)]
+            attrs = {}
+        else:
+            attrs = dict(node.attrs)
+            members = [(name, m) for name, m in node.members(max_depth=None)
+                       if isinstance(m, zarr.Array)]
+    except Exception as exc:  # zarr raises many kinds for a store that is not one
+        raise _corrupt(path, f"not a readable Zarr store: {type(exc).__name__}: {exc}") from None
+    c = _Container(path, "zarr")
+    c.attrs = {k: _plain_attr(v) for k, v in attrs.items()}
+    for name, array in members:
+        try:
+            dtype = np.dtype(array.dtype)
+        except TypeError:
+            dtype = None               # a string or other non-numeric array
+        entry = _Entry(name, array.shape, dtype,
+                       lambda array=array: _ZarrView(array, path))
+        entry.attrs = {k: _plain_attr(v) for k, v in dict(array.attrs).items()}
+        c.entries[name] = entry
+    return c
+
+
+def open_dask(path, key: str | None = None, time_axis: int | None = None,
+              dt_unit: str | None = None):
+    """A Zarr store's array as a lazy, time-first dask array, with its dt, unit and metadata.
+
+    Parameters
+    ----------
+    path : path
+        A ``.zarr`` store.
+    key, time_axis, dt_unit
+        As for :func:`fwdmodels.io.open_input`.
+
+    Returns
+    -------
+    (dask.array.Array, dict)
+        The array, ``(T, N)`` or ``(B, T, N)`` in its stored dtype, chunked as stored; the
+        dict holds ``dt`` (pint Quantity or None), ``unit`` (str or None), ``metadata`` and
+        ``key``.
+    """
+    from .readers import open_input
+
+    da = _dask_array("reading .zarr stores as dask arrays")
+    if not is_store(path):
+        raise FwdModelsError(f"`path` must be a .zarr store; got '{path}'")
+    zarr = _zarr("reading .zarr stores")
+    with open_input(path, key, time_axis, dt_unit) as data:
+        info = {"dt": data.dt, "unit": data.unit, "metadata": data.metadata, "key": data.key}
+        order = data._order
+        node = zarr.open(str(path), mode="r")
+        array = node if isinstance(node, zarr.Array) else node[data.key]
+    lazy = da.from_zarr(array)
+    return lazy.transpose(order), info
+
+
+# --------------------------------------------------------------------------- writing
+@contextlib.contextmanager
+def atomic_store(path, force: bool = False):
+    """Yield a temporary directory next to ``path``; on success rename it to ``path``.
+
+    If the block raises (KeyboardInterrupt too), the temporary store is deleted and ``path``
+    is left as it was. Without ``force`` an existing ``path`` is never replaced; with it, the
+    old store is moved aside, the new one renamed in, and the old one deleted.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=directory))
+    except OSError as exc:
+        raise FwdModelsError(f"cannot write in output directory '{directory}' "
+                             f"({exc.strerror}); choose another place with -o") from None
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        _move_store(tmp, path, force)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _exists_error(path) -> FwdModelsError:
+    return FwdModelsError(f"output '{path}' already exists; pass --force to overwrite it (or "
+                          f"choose another name)")
+
+
+def _move_store(tmp: Path, path: Path, force: bool) -> None:
+    old = None
+    if os.path.lexists(path):
+        if not force:
+            raise _exists_error(path)
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".fwdmodels-old",
+                                    dir=path.parent if str(path.parent) else Path(".")))
+        os.rename(path, old / "store")
+    try:
+        os.rename(tmp, path)     # refuses a non-empty directory that appeared meanwhile
+    except OSError:
+        if old is not None:
+            os.rename(old / "store", path)
+            shutil.rmtree(old, ignore_errors=True)
+        if os.path.lexists(path):
+            raise _exists_error(path) from None
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _chunks(shape: tuple, dtype: np.dtype) -> tuple:
+    rows = max(1, min(shape[-2], CHUNK_BYTES // max(1, shape[-1] * dtype.itemsize)))
+    return tuple([1] * (len(shape) - 2) + [rows, max(1, shape[-1])])
+
+
+def _flat_attrs(metadata: dict) -> dict:
+    flat = {"unit": str(metadata.get("unit", ""))}
+    if metadata.get("dt") is not None:
+        flat.update(dt=float(metadata["dt"]), dt_unit=str(metadata.get("dt_unit", "s")))
+    return flat
+
+
+def _create(tmp: Path, name: str, shape, dtype, chunks, metadata: dict, extra: dict):
+    """The output group in ``tmp`` with its metadata and extras; returns the data array."""
+    zarr = _zarr("writing .zarr stores")
+    group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+    data = group.create_array(name, shape=tuple(shape), chunks=tuple(chunks), dtype=dtype,
+                              fill_value=np.nan)
+    flat = _flat_attrs(metadata)
+    data.attrs.update(flat)
+    group.attrs.update({**flat, "fwdmodels_metadata": dumps(metadata)})
+    for key, value in extra.items():
+        value = np.asarray(value)
+        group.create_array(key, shape=value.shape, dtype=value.dtype)[...] = value
+    return data
+
+
+class ZarrOutputFile(OutputFile):
+    """An :class:`~fwdmodels.io.OutputFile` written as a Zarr store (see the module notes).
+
+    ``OutputFile(path, ...)`` returns one of these for a ``.zarr`` path; rows may be written
+    in any order.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _zarr("writing .zarr stores")
+
+    def __enter__(self):
+        self._ctx = atomic_store(self.path, self.force)
+        self._tmp = self._ctx.__enter__()
+        try:
+            self._open()
+        except BaseException as exc:
+            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    def _open(self):
+        self._ds = _create(self._tmp, self.name, self.shape, self.dtype,
+                           _chunks(self.shape, self.dtype), self.metadata, self.extra)
+
+    def write(self, start: int, block: np.ndarray, batch: int | None = None) -> None:
+        block = np.asarray(block, dtype=self.dtype)
+        stop = start + block.shape[0]
+        index = (slice(start, stop),) if batch is None else (batch, slice(start, stop))
+        self._ds[index] = block
+
+    def _finish(self):
+        self._ds = None
+
+    def _abort(self):
+        self._ds = None
+
+
+def write_dask(path, name: str, array, *, metadata: dict, force: bool = False,
+               extra: dict | None = None) -> Path:
+    """Write a (dask) array to a ``.zarr`` store in parallel, atomically, with its metadata.
+
+    Each dask chunk is computed and written by whichever worker holds it (on the scheduler
+    in use: threads, processes, or a ``dask.distributed`` cluster sharing the file system);
+    the whole array never passes through one process. Zarr chunks are the dask chunks
+    (irregular chunks are first made regular), so no two tasks write one Zarr chunk.
+
+    Parameters
+    ----------
+    path : path
+        Destination ``.zarr`` store; must not exist unless ``force``.
+    name : str
+        Name of the array in the store (``"bold"``, ``"eeg"``, ``"meg"``).
+    array : dask.array.Array or numpy.ndarray
+        Time-first ``(T, M)`` or ``(B, T, M)``, float32 or float64.
+    metadata : dict
+        From :func:`fwdmodels.io.build_metadata`.
+    extra : dict, optional
+        Small arrays stored next to the data.
+
+    Returns
+    -------
+    pathlib.Path of the store.
+    """
+    da = _dask_array("writing dask arrays to .zarr stores")
+    _zarr("writing .zarr stores")
+    path = check_output_path(path, force)
+    if not is_store(path):
+        raise FwdModelsError(f"`path` must end in .zarr to write a dask array in parallel; got "
+                             f"'{path}'")
+    if not isinstance(array, da.Array):
+        array = da.from_array(np.asarray(array), chunks=_chunks(np.shape(array),
+                                                                 np.asarray(array).dtype))
+    if array.ndim not in (2, 3) or array.dtype.kind != "f":
+        raise FwdModelsError(f"`array` must be a 2-D or 3-D float array; got shape "
+                             f"{array.shape} and dtype {array.dtype}")
+    regular = {ax: max(c) for ax, c in enumerate(array.chunks)
+               if len(c) > 1 and (len(set(c[:-1])) > 1 or c[-1] > c[0])}
+    if regular:
+        array = array.rechunk(regular)
+    chunks = tuple(c[0] for c in array.chunks)
+    with atomic_store(path, force) as tmp:
+        target = _create(tmp, name, array.shape, array.dtype, chunks, metadata,
+                         dict(extra or {}))
+        da.store(array, target, lock=False, compute=True)
+    return path

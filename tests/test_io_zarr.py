@@ -1,0 +1,171 @@
+"""fwdmodels.io.zarr: Zarr stores read and written like the other formats, atomically."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+zarr = pytest.importorskip("zarr")
+da = pytest.importorskip("dask.array")
+
+import fwdmodels  # noqa: E402
+from fwdmodels import FwdModelsError, MissingDependencyError, pipeline  # noqa: E402
+from fwdmodels import io as fio  # noqa: E402
+from fwdmodels.cli import main  # noqa: E402
+from fwdmodels.io import zarr as fz  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def neural():
+    return 0.5 + 0.5 * np.random.default_rng(3).standard_normal((1203, 5))
+
+
+def _store(path, array, chunks=(250, 5), zarr_format=3, **attrs):
+    group = zarr.open_group(str(path), mode="w", zarr_format=zarr_format)
+    data = group.create_array("z", shape=array.shape, chunks=chunks, dtype=array.dtype)
+    data[...] = array
+    group.attrs.update(attrs)
+    return path
+
+
+def _leftovers(directory):
+    return [p for p in os.listdir(directory) if p.startswith(".")]
+
+
+def test_bold_from_zarr_to_zarr_equals_in_memory(tmp_path, neural):
+    src = _store(tmp_path / "in.zarr", neural, dt="1 ms")
+    out = pipeline.run_bold(src, tmp_path / "bold.zarr", tr="0.1 s", chunk_size=300)
+    got, info = fio.load(out)
+    ref = fwdmodels.simulate_bold(neural, "1 ms", tr="0.1 s").magnitude
+    np.testing.assert_array_equal(got, ref)
+    assert info["dt"].to("s").magnitude == pytest.approx(0.1)
+    meta = info["metadata"]
+    assert meta["modality"] == "bold" and meta["input"]["format"] == "zarr"
+    assert meta["input"]["sha256"] == fio.file_sha256(src)
+    assert meta["parameters"]["tr"] == pytest.approx(0.1)
+    group = zarr.open_group(str(out), mode="r")
+    assert group.attrs["dt"] == pytest.approx(0.1) and group.attrs["dt_unit"] == "s"
+    assert group["bold"].attrs["unit"] == "dimensionless"
+    assert _leftovers(tmp_path) == []
+
+
+def test_eeg_from_zarr_and_cli(tmp_path, neural, capsys):
+    src = _store(tmp_path / "in.zarr", neural, dt=0.001, dt_unit="s")
+    L = np.random.default_rng(0).standard_normal((5, 4))
+    np.savez(tmp_path / "L.npz", L=L, unit="uV/(nA*m)")
+    assert main(["eeg", str(src), "-o", str(tmp_path / "eeg.zarr"), "--leadfield",
+                 str(tmp_path / "L.npz"), "--sensor-unit", "uV", "-q"]) == 0
+    got, info = fio.load(tmp_path / "eeg.zarr")
+    np.testing.assert_allclose(got, neural @ L, rtol=1e-13, atol=1e-13)
+    assert info["unit"] == "uV"
+    assert main(["info", str(tmp_path / "eeg.zarr")]) == 0
+    assert "zarr" in capsys.readouterr().out
+
+
+def test_output_file_round_trip_and_extras(tmp_path):
+    data = np.arange(24.0).reshape(2, 4, 3)
+    meta = fio.build_metadata("bold", "bold", "dimensionless", ["batch", "time", "region"], 2.0)
+    path = fio.save(tmp_path / "o.zarr", "bold", data, metadata=meta,
+                    extra={"positions": np.ones((3, 3))})
+    got, info = fio.load(path, key="bold")
+    np.testing.assert_array_equal(got, data)
+    assert info["dt"].to("s").magnitude == 2.0 and info["metadata"]["dims"][0] == "batch"
+    np.testing.assert_array_equal(fio.load(path, key="positions", time_axis=0)[0], np.ones((3, 3)))
+    with pytest.raises(FwdModelsError, match="several arrays"):
+        fio.open_input(path)
+
+
+def test_existing_store_needs_force_and_force_replaces(tmp_path):
+    meta = fio.build_metadata("bold", "bold", "dimensionless", ["time", "region"], 1.0)
+    path = tmp_path / "o.zarr"
+    fio.save(path, "bold", np.zeros((3, 2)), metadata=meta)
+    with pytest.raises(FwdModelsError, match="already exists; pass --force"):
+        fio.save(path, "bold", np.ones((3, 2)), metadata=meta)
+    np.testing.assert_array_equal(fio.load(path)[0], 0.0)
+    fio.save(path, "bold", np.ones((5, 2)), metadata=meta, force=True)
+    np.testing.assert_array_equal(fio.load(path)[0], np.ones((5, 2)))
+    assert _leftovers(tmp_path) == []
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    meta = fio.build_metadata("bold", "bold", "dimensionless", ["time", "region"], 1.0)
+    with pytest.raises(KeyboardInterrupt):
+        with fio.OutputFile(tmp_path / "o.zarr", "bold", (10, 2), metadata=meta) as out:
+            out.write(0, np.ones((5, 2)))
+            raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == []
+
+
+def test_zarr_v2_store_and_single_array(tmp_path, neural):
+    src = _store(tmp_path / "v2.zarr", neural, zarr_format=2, sample_period=1.0,
+                 sample_period_unit="ms")
+    got = pipeline.run_bold(src, tmp_path / "b.npz")
+    np.testing.assert_array_equal(fio.load(got)[0],
+                                  fwdmodels.simulate_bold(neural, "1 ms").magnitude)
+    single = zarr.create_array(str(tmp_path / "one.zarr"), shape=(6, 40), chunks=(6, 16),
+                               dtype="f4")
+    single[...] = np.arange(240, dtype="f4").reshape(6, 40)
+    single.attrs["dt"] = "2 ms"
+    with fio.open_input(tmp_path / "one.zarr", time_axis=1) as data:
+        assert data.shape == (40, 6) and data.key == "one"
+        assert data.dt.to("ms").magnitude == 2.0
+        np.testing.assert_array_equal(data.read(10, 20), np.arange(240.).reshape(6, 40)[:, 10:20].T)
+
+
+def test_corrupt_and_empty_stores_are_user_errors(tmp_path, neural):
+    (tmp_path / "empty.zarr").mkdir()
+    with pytest.raises(FwdModelsError, match="truncated or corrupt"):
+        fio.open_input(tmp_path / "empty.zarr")
+    src = _store(tmp_path / "bad.zarr", neural, dt="1 ms")
+    chunk = next(p for p in (src / "z").rglob("*") if p.is_file() and p.name != "zarr.json")
+    chunk.write_bytes(b"not a compressed chunk")
+    with pytest.raises(FwdModelsError, match="truncated or corrupt"):
+        pipeline.run_bold(src, tmp_path / "b.npz")
+    assert main(["bold", str(src), "-o", str(tmp_path / "b.npz"), "-q"]) == 2
+    assert not (tmp_path / "b.npz").exists()
+
+
+def test_missing_chunk_reads_as_nan_and_is_reported(tmp_path):
+    meta = fio.build_metadata("bold", "bold", "dimensionless", ["time", "region"], 0.001)
+    path = tmp_path / "holes.zarr"
+    with fio.OutputFile(path, "bold", (10, 2), metadata=meta) as out:
+        out.write(0, np.ones((3, 2)))                          # rows 3: never written
+    with pytest.raises(FwdModelsError, match="time index 3"):
+        pipeline.run_bold(path, tmp_path / "b.npz")
+
+
+def test_store_hash_follows_content(tmp_path, neural):
+    src = _store(tmp_path / "a.zarr", neural)
+    first = fio.file_sha256(src)
+    assert fio.file_sha256(src) == first
+    zarr.open_group(str(src), mode="r+")["z"][0, 0] = 42.0
+    assert fio.file_sha256(src) != first
+
+
+def test_write_dask_and_open_dask(tmp_path, neural):
+    lazy = da.from_array(neural, chunks=((400, 403, 400), (2, 3)))     # irregular chunks
+    meta = fio.build_metadata("neural", "z", "dimensionless", ["time", "region"], 0.001)
+    path = fz.write_dask(tmp_path / "w.zarr", "z", lazy, metadata=meta)
+    back, info = fz.open_dask(path)
+    assert isinstance(back, da.Array) and back.shape == neural.shape
+    np.testing.assert_array_equal(back.compute(), neural)
+    assert info["dt"].to("ms").magnitude == pytest.approx(1.0) and info["key"] == "z"
+    with pytest.raises(FwdModelsError, match="already exists"):
+        fz.write_dask(path, "z", lazy, metadata=meta)
+    with pytest.raises(FwdModelsError, match="must end in .zarr"):
+        fz.write_dask(tmp_path / "w.h5", "z", lazy, metadata=meta)
+    batch = np.stack([neural, 2 * neural])
+    fz.write_dask(tmp_path / "b.zarr", "z", da.from_array(batch, chunks=(1, 500, 5)),
+                  metadata=meta)
+    back, _ = fz.open_dask(tmp_path / "b.zarr")
+    np.testing.assert_array_equal(back.compute(), batch)
+    assert _leftovers(tmp_path) == []
+
+
+def test_missing_zarr_names_the_extra(tmp_path, monkeypatch, neural):
+    src = _store(tmp_path / "in.zarr", neural)
+    monkeypatch.setitem(sys.modules, "zarr", None)
+    with pytest.raises(MissingDependencyError, match=r"fwdmodels\[dask\]"):
+        fio.open_input(src)
+    assert main(["bold", str(src), "-o", str(tmp_path / "b.npz"), "--dt", "1ms", "-q"]) == 2
