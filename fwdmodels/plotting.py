@@ -391,7 +391,7 @@ def plot_topography(values, layout, *, origin=None, unit=None, vmax=None, names=
     if contours and data.size >= 3:
         import matplotlib.tri as mtri
         tri = mtri.Triangulation(xy[:, 0], xy[:, 1])
-        levels = np.linspace(-scale, scale, 17)
+        levels = np.linspace(-scale, scale, 16)  # 15 bins, the middle one centred on 0
         mappable = ax.tricontourf(tri, np.clip(data, -scale, scale), levels=levels,
                                   zorder=2, **norm_kw)
         ax.tricontour(tri, data, levels=levels[1:-1:2], colors="k", linewidths=0.3,
