@@ -21,7 +21,7 @@ import numpy as np
 from .errors import FwdModelsError, MissingDependencyError
 
 __all__ = ["plot_bold", "plot_states", "plot_topography", "plot_leadfield", "project_layout",
-           "save_figure", "summary_figure"]
+           "new_figure", "save_figure", "summary_figure"]
 
 #: Panel titles and rest values of the four hemodynamic states.
 STATE_LABELS = {
@@ -42,7 +42,9 @@ def _matplotlib(feature: str = "fwdmodels.plotting"):
     return Figure, FigureCanvasAgg
 
 
-def _new_figure(figsize, feature: str):
+def new_figure(figsize=(8, 4), feature: str = "new_figure"):
+    """An empty Figure of ``figsize`` inches on the Agg canvas (constrained layout), to
+    combine several plots (pass its axes as ``ax=``) without pyplot."""
     Figure, FigureCanvasAgg = _matplotlib(feature)
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
@@ -52,7 +54,7 @@ def _new_figure(figsize, feature: str):
 def _axes(ax, figsize, feature: str):
     """``(fig, ax)``: a new figure with one axes, or the figure of the ``ax`` given."""
     if ax is None:
-        fig = _new_figure(figsize, feature)
+        fig = new_figure(figsize, feature)
         return fig, fig.add_subplot()
     _matplotlib(feature)
     return ax.figure, ax
@@ -247,7 +249,7 @@ def plot_states(states, dt, *, regions=None, label=None, axes=None, title=None, 
                              f"{ {k: a.shape for k, a in arrays.items()} }")
     cols, names = _columns(N, regions, None)
     if axes is None:
-        fig = _new_figure((9, 5.5), "plot_states")
+        fig = new_figure((9, 5.5), "plot_states")
         axes = fig.subplots(2, 2, sharex=True).ravel()
         for a, (key, (text, rest)) in zip(axes, STATE_LABELS.items()):
             a.axhline(rest, color="0.5", ls=":", lw=0.8)
@@ -478,7 +480,7 @@ def summary_figure(path, *, bold, bold_dt: float, eeg, meg, sensor_dt: float,
     """
     from .io import atomic_path
 
-    fig = _new_figure((11, 7.5), "the summary figure")
+    fig = new_figure((11, 7.5), "the summary figure")
     canvas = fig.canvas
     ax = fig.subplot_mosaic([["bold", "bold"], ["eeg", "meg"], ["psd", "psd"]])
     t_bold = (np.arange(bold.shape[0]) + 1) * bold_dt

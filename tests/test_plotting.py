@@ -58,7 +58,7 @@ def test_plot_bold_marks_tr_samples_and_means(run):
 def test_plot_bold_shades_design_and_draws_into_given_axes(run):
     z, bold, _ = run
     outer = plotting.plot_bold(bold[:, 0], "10 ms")       # a 1-D signal is one column
-    fig = plotting._new_figure((4, 3), "test")
+    fig = plotting.new_figure((4, 3), "test")
     ax = fig.add_subplot()
     assert plotting.plot_bold(bold, "10 ms", design=z[:, 0], ax=ax) is fig
     (span,) = ax.patches                                 # one "on" interval, [1 s, 3 s)

@@ -61,7 +61,7 @@ def run_brainmass(z: np.ndarray) -> dict:
 def main(outdir=".") -> list[Path]:
     from fwdmodels import simulate_bold
     from fwdmodels.crossval import brainmass_bold, diagnose_bold
-    from fwdmodels.plotting import _new_figure, plot_bold, save_figure
+    from fwdmodels.plotting import new_figure, plot_bold, save_figure
 
     z = neural_input()
     reference = run_brainmass(z)                                  # the JAX result
@@ -75,7 +75,7 @@ def main(outdir=".") -> list[Path]:
     # brainmass's BOLD equation (q/rho), which lands on brainmass's curve.
     bold, states = simulate_bold(z, "10 ms", method="heun", init="brainmass",
                                  return_states=True)
-    fig = _new_figure((9, 6.5), "the crossval_jax example")
+    fig = new_figure((9, 6.5), "the crossval_jax example")
     top, bottom = fig.subplots(2, 1, height_ratios=[2, 1])
     plot_bold(np.column_stack([reference["bold"][:, 0], bold.magnitude[:, 0],
                                brainmass_bold(states)[:, 0]]), "10 ms", design=z[:, 0] > 0.5,

@@ -38,7 +38,7 @@ def block(amplitude: float) -> np.ndarray:
 def main(outdir=".") -> list[Path]:
     from fwdmodels import simulate_bold
     from fwdmodels.hemodynamics import balloon_kernel, convolve_hrf
-    from fwdmodels.plotting import _new_figure, plot_bold, save_figure
+    from fwdmodels.plotting import new_figure, plot_bold, save_figure
 
     # The kernel is made once, on the dt of the input, long enough for g(t) to die out.
     kernel = balloon_kernel("friston2003", dt=DT, duration="30 s")
@@ -60,7 +60,7 @@ def main(outdir=".") -> list[Path]:
     print(f"slope of log(gap) against log(z) for z <= {AMPLITUDES[3]:g}: {slope:.2f} "
           f"(1 means first order)")
 
-    fig = _new_figure((11, 3.8), "the linear_vs_nonlinear example")
+    fig = new_figure((11, 3.8), "the linear_vs_nonlinear example")
     axes = fig.subplots(1, 3)
     for ax, a in zip(axes[:2], (0.1, 3.0)):
         z, nonlinear, linear = runs[a]

@@ -116,13 +116,13 @@ def tr_decimation():
 
 
 def main(outdir=".") -> list[Path]:
-    from fwdmodels.plotting import _new_figure, plot_bold, plot_states, save_figure
+    from fwdmodels.plotting import new_figure, plot_bold, plot_states, save_figure
 
     z1, right, wrong = inverted_rates()
     rest, ones, rest_states, ones_states = start_away_from_rest()
     z3, fine, sampled, averaged = tr_decimation()
 
-    fig = _new_figure((9, 10), "the pitfalls example")
+    fig = new_figure((9, 10), "the pitfalls example")
     ax1, ax2, ax3 = fig.subplots(3, 1)
     plot_bold(np.column_stack([right, wrong]), "10 ms", design=z1[:, 0], ax=ax1,
               labels=["right: kappa = 0.65 /s, gamma = 0.41 /s",

@@ -29,7 +29,7 @@ import numpy as np
 def main(outdir=".") -> list[Path]:
     from fwdmodels import ureg
     from fwdmodels.leadfield import sensors, sphere_eeg_leadfield, sphere_meg_leadfield
-    from fwdmodels.plotting import _new_figure, plot_leadfield, plot_topography, save_figure
+    from fwdmodels.plotting import new_figure, plot_leadfield, plot_topography, save_figure
 
     # The head: three shells around the origin (x right, y front, z up); sensors around it.
     radii = [8.1, 8.5, 9.0] * ureg.cm
@@ -57,7 +57,7 @@ def main(outdir=".") -> list[Path]:
               f"MEG max |B| = {np.abs(b).max():.3g~P}")
     print("A radial dipole gives no MEG outside a sphere: its field is zero to rounding.")
 
-    fig = _new_figure((9, 8), "the sphere_dipole example")
+    fig = new_figure((9, 8), "the sphere_dipole example")
     axes = fig.subplots(2, 2)
     meg_scale = float(np.abs(maps["tangential"][1].magnitude).max())
     for col, name in enumerate(("tangential", "radial")):
