@@ -1,0 +1,405 @@
+"""Forward models on dask arrays: lazy, chunk by chunk, on any dask scheduler (``dask`` extra).
+
+:func:`simulate_bold` and :func:`apply_leadfield` take a ``dask.array`` and return a lazy
+``dask.array`` of the same numbers as the in-memory functions; nothing is computed until the
+result is (``.compute()``, ``dask.array.store``, or written in parallel to a Zarr store with
+:func:`fwdmodels.io.zarr.write_dask`). They run on the threaded scheduler, on processes, or on
+a ``dask.distributed`` cluster alike.
+
+BOLD: carried state, not one time chunk
+    Regions and batch members are independent, so each (batch, region) block of ``z`` is
+    its own chain of tasks along time: the task for time chunk ``k`` starts from the
+    hemodynamic state (4 numbers per region) left by chunk ``k - 1`` and hands on its own. The
+    alternative, rechunking time into one chunk per region block, needs the whole recording
+    of a block in one task's memory, which is what outgrows a machine for a whole-brain run
+    at 0.1 ms; with the carried state a task holds one chunk, region blocks run in parallel,
+    and the output streams out chunk by chunk. Because :meth:`fwdmodels.BOLDSignal.run` gives
+    the same numbers in pieces as at once, the result is bit-for-bit that of
+    :func:`fwdmodels.simulate_bold` (``method="reference"`` aside: its adaptive steps
+    restart at chunk boundaries). Time chunks are rounded up to whole TRs (and whole
+    ``hemo_dt`` blocks), so every TR window lies in one chunk.
+
+Lead fields: noise from the seed, whatever the chunks
+    ``y = s L (+ noise, then the reference)`` is computed per time chunk. The noise is
+    drawn in fixed blocks of :data:`NOISE_ROWS` time rows, block ``k`` of batch member ``b``
+    from ``numpy.random.SeedSequence(seed, spawn_key=(b, k))``: a chunk draws the blocks it
+    overlaps. So the noise depends on the seed only, not on the chunking, the scheduler or
+    the order in which tasks run. (It is not the noise of one in-memory call of the model,
+    which draws one stream; noise-free results are that call's numbers.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+from ._validation import check_dtype, check_int, check_option
+from .errors import FwdModelsError, MissingDependencyError
+
+__all__ = ["simulate_bold", "apply_leadfield", "NOISE_ROWS", "AUTO_SAMPLE_SECONDS"]
+
+#: Time rows per noise block of :func:`apply_leadfield` (see the module notes).
+NOISE_ROWS = 4096
+#: Seconds at the start of the recording on which ``hemo_dt="auto"`` chooses the step.
+AUTO_SAMPLE_SECONDS = 60.0
+
+_KERNEL_LOCK = threading.Lock()
+
+
+def _dask_array():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError:
+        raise MissingDependencyError("dask", "dask", "fwdmodels.distributed") from None
+    return dask, da
+
+
+def _as_dask(z, name: str, da):
+    if not isinstance(z, da.Array):
+        array = np.asarray(z)
+        if array.dtype.kind not in "biuf":
+            raise FwdModelsError(f"`{name}` must be a dask array of numbers; got "
+                                 f"{type(z).__name__} of dtype {array.dtype}")
+        z = da.from_array(array)
+    if z.dtype.kind not in "biuf":
+        raise FwdModelsError(f"`{name}` must hold real numbers; got dtype {z.dtype}")
+    if z.ndim not in (2, 3):
+        raise FwdModelsError(f"`{name}` must be 2-D (T, N) or 3-D (B, T, N); got shape "
+                             f"{z.shape} ({z.ndim}-D)")
+    if any(np.isnan(c) for c in z.shape):
+        raise FwdModelsError(f"`{name}` must have known chunk sizes; got shape {z.shape} "
+                             f"(call z.compute_chunk_sizes() first)")
+    return z
+
+
+def _kernel_guard(backend: str):
+    """A lock around the hemodynamic kernel when Numba's threading layer is ``workqueue``.
+
+    Dask runs tasks on several threads; Numba's ``omp`` and ``tbb`` layers accept parallel
+    kernels launched from several threads at once, ``workqueue`` does not.
+    """
+    from .hemodynamics.engine import resolve_backend
+
+    if resolve_backend(backend) != "numba":
+        return contextlib.nullcontext()
+    import numba
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:              # no parallel kernel ran yet in this process
+        return _KERNEL_LOCK
+    return _KERNEL_LOCK if layer == "workqueue" else contextlib.nullcontext()
+
+
+def _nonfinite(block: np.ndarray, offsets, name: str, labels) -> FwdModelsError:
+    index = np.unravel_index(int(np.argmin(np.isfinite(block).ravel())), block.shape)
+    where = ", ".join(f"{label} {o + i}" for label, o, i in zip(labels, offsets, index))
+    return FwdModelsError(f"`{name}` must be finite; found {float(block[index])!r} at {where}")
+
+
+def _time_chunks(chunks: tuple, grain: int) -> tuple | None:
+    """Time chunks with every one but the last a whole multiple of ``grain`` (None: as is)."""
+    if all(c % grain == 0 for c in chunks[:-1]):
+        return None
+    size = -(-max(chunks) // grain) * grain
+    return size
+
+
+# --------------------------------------------------------------------------- BOLD
+def _init_for(init, shape_full, index):
+    """``init`` for one block: a string as it is; a dict's arrays broadcast and sliced."""
+    if isinstance(init, str) or init is None:
+        return init
+    if not isinstance(init, dict):
+        raise FwdModelsError(f"`init` must be 'rest', 'steady', 'brainmass' or a dict of x, "
+                             f"f, v, q; got {init!r}")
+    from .hemodynamics.balloon import read_neural_input
+
+    out = {}
+    for key, value in init.items():
+        array = read_neural_input(value, f"init[{key!r}]", (0, 1, 2))
+        try:
+            out[key] = np.broadcast_to(array, shape_full)[index]
+        except ValueError:
+            raise FwdModelsError(f"`init[{key!r}]` must be a scalar or have shape "
+                                 f"{shape_full}; got shape {array.shape}") from None
+    return out
+
+
+def _bold_chunk(prev, block, *, dt_s, params, method, backend, hemo_r, init, init_full,
+                init_index, batched, t0, b0, n0, steps, tr_mode, unit, dtype):
+    """One time chunk of one (batch, region) block: ``(output rows, state after it)``."""
+    from .hemodynamics import BOLDSignal, sample_tr
+    from .hemodynamics.balloon import STATE_NAMES, _output
+
+    block = np.asarray(block, dtype=np.float64)
+    if not np.isfinite(block).all():
+        labels = ("batch", "time index", "region") if batched else ("time index", "region")
+        offsets = (b0, t0, n0) if batched else (t0, n0)
+        raise _nonfinite(block, offsets, "z", labels)
+    rows = block.transpose(1, 0, 2) if batched else block        # (t, [b,] n)
+    # NumPy sums a single column (TR and hemo_dt means) pairwise, several columns row by row:
+    # a one-region block is run as two equal columns to round as the whole array does.
+    pad = rows[0].size == 1 and int(np.prod(init_full)) > 1
+    if pad:
+        rows = np.concatenate([rows, rows], axis=-1)
+        prev = None if prev is None else np.concatenate([prev, prev], axis=-1)
+    in_size = rows.shape[1:]
+    model = BOLDSignal(in_size, f"{dt_s!r} s", params=params, method=method, backend=backend,
+                       hemo_dt=None if hemo_r == 1 else f"{hemo_r * dt_s!r} s")
+    if prev is None:
+        start = _init_for(init, init_full, init_index)
+        if pad and isinstance(start, dict):
+            start = {k: np.concatenate([v, v], axis=-1) for k, v in start.items()}
+        model.init_all_states(start, z=rows[0])
+    else:
+        model.init_all_states({k: prev[i] for i, k in enumerate(STATE_NAMES)})
+    model.n_steps = t0
+    with _kernel_guard(backend):
+        bold = model.run(rows).magnitude
+    state = np.stack([getattr(model, k) for k in STATE_NAMES])
+    if steps is not None:
+        bold = sample_tr(bold, steps // hemo_r, tr_mode, axis=0)
+    if pad:
+        bold, state = bold[..., :1], state[..., :1]
+    if batched:
+        bold = bold.transpose(1, 0, 2)
+    values = _output(np.ascontiguousarray(bold), unit, dtype).magnitude
+    return values, state
+
+
+def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=None,
+                  tr_mode="sample", backend="auto", dtype=np.float64, unit="dimensionless",
+                  hemo_dt=None, hemo_tol=None, **overrides):
+    """The BOLD signal of a dask array, as a lazy dask array (see the module notes).
+
+    Parameters
+    ----------
+    z : dask.array.Array, shape (T, N) or (B, T, N)
+        Neural input, time first, chunked in any way (a NumPy array is wrapped in one
+        chunk). A bare array, as for :func:`fwdmodels.simulate_bold`.
+    dt : pint.Quantity or str
+        Time between input samples, with its unit (``"0.1 ms"``).
+    params, method, init, tr, tr_mode, backend, dtype, unit, **overrides
+        As for :func:`fwdmodels.simulate_bold` (``init`` as a dict holds ``(N,)`` or
+        ``(B, N)`` arrays).
+    hemo_dt : pint.Quantity, str or "auto", optional
+        Multi-rate integration, as for :func:`fwdmodels.simulate_bold`. ``"auto"`` chooses
+        the step once, on the first :data:`AUTO_SAMPLE_SECONDS` of the input (of the first
+        batch member), which is computed for that purpose, with tolerance ``hemo_tol``; the
+        choice is then fixed for the whole array (the in-memory function chooses on the
+        whole series, so the two agree when they choose the same step).
+        :func:`fwdmodels.hemodynamics.choose_hemo_dt` on the same sample tells the step.
+
+    Returns
+    -------
+    dask.array.Array
+        The BOLD signal in ``unit`` (dimensionless by default) and ``dtype``, ``(T', N)`` or
+        ``(B, T', N)``, row ``n`` at ``t = (n + 1)`` times dt, ``hemo_dt`` or the TR; chunked
+        like ``z`` over batch and regions, and over time like ``z`` rounded up to whole
+        TRs (or ``hemo_dt`` blocks). A trailing partial TR is dropped, as in the in-memory
+        function.
+    """
+    dask, da = _dask_array()
+    from .hemodynamics import choose_hemo_dt
+    from .hemodynamics.balloon import INITS, _output, read_dt
+    from .hemodynamics.engine import METHODS, resolve_backend
+    from .hemodynamics.multirate import DEFAULT_TOLERANCE, resolve_hemo_steps
+    from .hemodynamics.params import resolve_params
+    from .hemodynamics.sampling import TR_MODES, tr_ratio
+
+    z = _as_dask(z, "z", da)
+    dt_s = read_dt(dt)
+    bparams = resolve_params(params, **overrides)
+    check_option(method, "method", METHODS)
+    check_option(tr_mode, "tr_mode", TR_MODES)
+    resolve_backend(backend)
+    dtype = check_dtype(dtype)
+    _output(np.zeros(1), unit, dtype)                 # checks the unit now, not in a task
+    if isinstance(init, str):
+        check_option(init, "init", INITS)
+    batched = z.ndim == 3
+    B = z.shape[0] if batched else None
+    T, N = z.shape[-2], z.shape[-1]
+    init_full = (B, N) if batched else (N,)
+    _init_for(init, init_full, Ellipsis)              # checks a dict init now
+    steps = tr_ratio(tr, dt_s)[1] if tr is not None else None
+    if steps is not None and T < steps:
+        raise FwdModelsError(f"`z` holds {T} steps ({T * dt_s:g} s), shorter than one TR "
+                             f"({steps * dt_s:g} s); use a shorter `tr`")
+    tol = DEFAULT_TOLERANCE if hemo_tol is None else hemo_tol
+    if hemo_dt is None:
+        r = 1
+    elif isinstance(hemo_dt, str) and hemo_dt.strip() == "auto":
+        rows = min(T, max(1, int(AUTO_SAMPLE_SECONDS / dt_s)))
+        if steps is not None:
+            rows = max(steps, rows // steps * steps)
+        sample = np.asarray((z[0] if batched else z)[:rows].compute(), dtype=np.float64)
+        first_init = _init_for(init, init_full, 0 if batched else Ellipsis)
+        chosen = choose_hemo_dt(sample, f"{dt_s!r} s", params=bparams, method=method,
+                                init=first_init, tr=tr, tol=tol, backend=backend)
+        r = int(round(chosen.to("s").magnitude / dt_s))
+    else:
+        r = resolve_hemo_steps(hemo_dt, dt_s, steps)
+    grain = steps if steps is not None else r
+    time_axis = z.ndim - 2
+    size = _time_chunks(z.chunks[time_axis], grain)
+    if size is not None:
+        z = z.rechunk({time_axis: size})
+
+    def out_rows(n: int) -> int:
+        return n // steps if steps is not None else -(-n // r)
+
+    blocks = z.to_delayed()
+    advance = dask.delayed(_bold_chunk, pure=True, nout=2)
+    t_chunks = z.chunks[time_axis]
+    t_starts = np.concatenate([[0], np.cumsum(t_chunks)])[:-1]
+    n_starts = np.concatenate([[0], np.cumsum(z.chunks[-1])])[:-1]
+    b_chunks = z.chunks[0] if batched else (1,)
+    b_starts = np.concatenate([[0], np.cumsum(b_chunks)])[:-1]
+    options = dict(dt_s=dt_s, params=bparams, method=method, backend=backend, hemo_r=r,
+                   init=init, init_full=init_full, batched=batched, steps=steps,
+                   tr_mode=tr_mode, unit=unit, dtype=dtype)
+    kept = [k for k, n in enumerate(t_chunks) if out_rows(n) > 0]
+    grid = np.empty((len(b_chunks), len(kept), len(n_starts)), dtype=object)
+    for bi, (b0, nb) in enumerate(zip(b_starts, b_chunks)):
+        for ni, (n0, nn) in enumerate(zip(n_starts, z.chunks[-1])):
+            index = (slice(b0, b0 + nb), slice(n0, n0 + nn)) if batched else \
+                slice(n0, n0 + nn)
+            state = None
+            for out_k, k in enumerate(kept):
+                block = blocks[bi, k, ni] if batched else blocks[k, ni]
+                values, state = advance(state, block, t0=int(t_starts[k]), b0=int(b0),
+                                        n0=int(n0), init_index=index, **options)
+                shape = ((nb,) if batched else ()) + (out_rows(t_chunks[k]), nn)
+                grid[bi, out_k, ni] = da.from_delayed(values, shape=shape, dtype=dtype)
+    nested = grid.tolist() if batched else grid[0].tolist()
+    return da.block(nested)
+
+
+# --------------------------------------------------------------------------- lead fields
+def _noise_rows(entropy: int, batch: int, t0: int, t1: int, n_times: int, factor, std,
+                n_channels: int, dtype) -> np.ndarray:
+    """Noise rows ``t0:t1`` of one batch member, from whole blocks of NOISE_ROWS rows."""
+    from .leadfield.noise import draw_noise
+
+    parts = []
+    for k in range(t0 // NOISE_ROWS, -(-t1 // NOISE_ROWS)):
+        start = k * NOISE_ROWS
+        rows = min(NOISE_ROWS, n_times - start)
+        rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(batch, k)))
+        block = draw_noise(rng, (rows, n_channels), factor, std, dtype)
+        parts.append(block[max(t0, start) - start: min(t1, start + rows) - start])
+    return np.concatenate(parts, axis=0)
+
+
+def _leadfield_chunk(s, power, *, matrix, factor, reference, noise_factor, snr_db, has_noise,
+                     entropy, n_times, dtype, block_info=None):
+    from .leadfield.noise import snr_noise_scale
+
+    location = block_info[0]["array-location"]
+    (b0, _), (t0, t1) = location[0] if s.ndim == 3 else (0, 1), location[-2]
+    batched = s.ndim == 3
+    s3 = np.asarray(s, dtype=dtype) if batched else np.asarray(s, dtype=dtype)[None]
+    y = s3 @ matrix
+    if y.size and not np.isfinite(y[..., 0].sum()):
+        labels = ("batch", "time index", "region") if batched else ("time index", "region")
+        offsets = (b0, t0, 0) if batched else (t0, 0)
+        raise _nonfinite(s3 if batched else s3[0], offsets, "s", labels)
+    if factor != 1.0:
+        y *= factor
+    if has_noise:
+        std = 1.0 if snr_db is None else snr_noise_scale(float(power), snr_db, noise_factor)
+        for i in range(y.shape[0]):
+            y[i] += _noise_rows(entropy, b0 + i, t0, t1, n_times, noise_factor, std,
+                                y.shape[-1], dtype)
+    if reference is not None:
+        y = y @ reference
+    return y if batched else y[0]
+
+
+def apply_leadfield(model, s, *, seed=None):
+    """A lead-field model applied to a dask array, as a lazy dask array (see the module notes).
+
+    Parameters
+    ----------
+    model : fwdmodels.LeadFieldModel
+        An EEG, MEG (or generic) model with a fixed-orientation lead field: its lead field,
+        dipole scale, sensor unit, reference, noise covariance and ``snr_db`` are used.
+    s : dask.array.Array or pint.Quantity of one, shape (T, R) or (B, T, R)
+        Source activity, time first, chunked over time (and batch) in any way; the region
+        axis is made one chunk. A bare array is read in ``model.input_unit`` (nA·m, or the
+        dipole scale's denominator unit).
+    seed : int or numpy.random.SeedSequence, optional
+        Seed of the noise. By default one number is drawn from ``model.rng``, so a model
+        built with ``rng=<int>`` gives the same noise each time a script runs, and successive
+        calls on one model get different noise, as successive in-memory calls do.
+
+    Returns
+    -------
+    dask.array.Array
+        ``(T, M)`` or ``(B, T, M)`` in ``model.sensor_unit`` and ``model.dtype``, chunked like
+        ``s`` over batch and time. Noise-free, it equals ``model(s)``: bit for bit when the
+        time chunks are whole multiples of 64 rows (the BLAS then computes each row as in
+        one call), otherwise to the last bits. With ``snr_db``, the signal power is that of
+        the whole array (an extra pass over ``s``).
+    """
+    import pint
+
+    dask, da = _dask_array()
+    from .leadfield import LeadFieldModel
+    from .units import from_brainunit, is_brainunit_quantity
+
+    if not isinstance(model, LeadFieldModel):
+        raise FwdModelsError(f"`model` must be a fwdmodels LeadFieldModel (EEG or MEG); got "
+                             f"{type(model).__name__}")
+    if model._free:
+        raise FwdModelsError("`model` has a free-orientation lead field (R, 3, M); give "
+                             "`orientations` when building it to apply it to a dask array")
+    factor = 1.0
+    if is_brainunit_quantity(s):
+        s = from_brainunit(s)
+    if isinstance(s, pint.Quantity):
+        factor = model._input_factor(s.units)
+        s = s.magnitude
+    s = _as_dask(s, "s", da)
+    R = model.in_size
+    if s.shape[-1] != R:
+        raise FwdModelsError(f"`s` must have shape (T, R) or (B, T, R) with R = in_size = "
+                             f"{R}; got shape {s.shape}")
+    if len(s.chunks[-1]) > 1:
+        s = s.rechunk({s.ndim - 1: -1})
+    has_noise = model._has_noise
+    entropy = 0
+    if has_noise:
+        if seed is None:
+            entropy = int(model.rng.integers(2 ** 63))
+        elif isinstance(seed, np.random.SeedSequence):
+            entropy = seed.entropy
+        else:
+            entropy = check_int(seed, "seed", 0)
+    matrix = model.matrix
+    dtype = model.dtype
+    if model.snr_db is not None:
+        clean = s.astype(dtype) @ matrix
+        if factor != 1.0:
+            clean = clean * factor
+        power = da.mean(clean * clean, dtype=np.float64)
+    else:
+        power = da.zeros((), dtype=np.float64)
+    M = model.out_size
+    chunks = s.chunks[:-1] + ((M,),)
+    n_times = s.shape[-2]
+    options = dict(matrix=matrix, factor=factor, reference=model._reference,
+                   noise_factor=model._factor, snr_db=model.snr_db, has_noise=has_noise,
+                   entropy=entropy, n_times=n_times, dtype=dtype)
+    return da.map_blocks(_leadfield_chunk_kw, s, power, chunks=chunks, dtype=dtype,
+                         meta=np.empty((0,) * s.ndim, dtype=dtype), options=options)
+
+
+def _leadfield_chunk_kw(s, power, options, block_info=None):
+    # map_blocks reserves the keyword `dtype`: the options travel in one dict
+    return _leadfield_chunk(s, power, block_info=block_info, **options)
