@@ -108,9 +108,10 @@ class OutputFile:
                 self._finish()
             else:
                 self._abort()
-        except BaseException as err:
+        except BaseException as err:         # finishing failed: no output, and say so
             self._abort()
-            return self._ctx.__exit__(type(err), err, err.__traceback__)
+            self._ctx.__exit__(type(err), err, err.__traceback__)
+            raise
         return self._ctx.__exit__(exc_type, exc, tb)
 
     # ------------------------------------------------------------------ formats
