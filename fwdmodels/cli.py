@@ -27,6 +27,8 @@ _EPILOG = """examples:
   fwdmodels bold rates.npy -o bold.h5 --dt 0.1ms --tr 2s
   fwdmodels eeg sim.npz --key V -o eeg.npz --leadfield L.npy \\
       --leadfield-unit "V/(nA*m)" --dipole-scale "2 nA*m/mV" --reference average
+  fwdmodels meg sim.npy -o meg_raw.fif --dt 1ms --leadfield sub-fwd.fif \
+      --parcellation labels.npy --meg-channels grad    # needs mne
   fwdmodels info bold.h5
 """
 
@@ -78,12 +80,14 @@ def _override(text):
     return name.strip(), number
 
 
-def _common_input(p):
+def _common_input(p, fif=False):
     p.add_argument("input", metavar="INPUT",
                    help="saved simulation: .npy, .npz, .mat (v5 or v7.3) or .h5; time first "
                         "(T, N) or (B, T, N) unless --time-axis says otherwise")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output file: .npz, .h5 or .mat (written atomically, with metadata)")
+                   help="output file: .npz, .h5 or .mat" + (", or an MNE-Python Raw .fif in "
+                        "SI units (name ending _raw.fif, -raw.fif, _eeg.fif or _meg.fif; "
+                        "needs mne)" if fif else "") + " (written atomically, with metadata)")
     p.add_argument("--key", metavar="NAME",
                    help="name of the array in a file that holds several")
     p.add_argument("--time-axis", type=_axis, metavar="AXIS",
@@ -105,7 +109,19 @@ def _common_input(p):
 def _sensor_options(p, modality):
     unit_example = "V/(nA*m)" if modality == "eeg" else "fT/(nA*m)"
     p.add_argument("--leadfield", required=True, metavar="L",
-                   help="lead field, (regions, sensors), from .npy/.npz/.mat/.h5")
+                   help="lead field, (regions, sensors), from .npy/.npz/.mat/.h5; or an "
+                        "MNE-Python forward solution -fwd.fif (needs mne; SI units, see "
+                        "--parcellation)")
+    p.add_argument("--parcellation", metavar="P",
+                   help="with a -fwd.fif: the region of each source vertex, an .npy of "
+                        "integers (-1 for none) or an (R, V) weight matrix; or a FreeSurfer "
+                        "annotation (aparc, or an .annot file) of the forward's subject in "
+                        "$SUBJECTS_DIR. Regions are the mean of their vertices, each "
+                        "oriented along its normal. Default: one region per source")
+    if modality == "meg":
+        p.add_argument("--meg-channels", choices=("mag", "grad"),
+                       help="with a -fwd.fif holding both: magnetometers (T/(A*m), output fT)"
+                            " or gradiometers (T/(m*A*m), output fT/cm)")
     p.add_argument("--leadfield-key", metavar="NAME", help="array name in the lead-field file")
     p.add_argument("--leadfield-unit", metavar="UNIT",
                    help=f"unit of the lead field when its file stores none, e.g. "
@@ -175,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description=f"{title} sensor signals y = s L (+ noise, then the "
                                        f"reference) of source activity s (T, R) and a lead "
                                        f"field L (R, M).")
-        _common_input(p)
+        _common_input(p, fif=True)
         _sensor_options(p, modality)
 
     p = sub.add_parser("info", help="what a file holds (arrays, shapes, dtypes, units, dt, "
@@ -220,7 +236,9 @@ def _cmd_sensors(args):
     from . import pipeline
 
     run = pipeline.run_eeg if args.command == "eeg" else pipeline.run_meg
+    extra = {"meg_channels": args.meg_channels} if args.command == "meg" else {}
     return run(args.input, args.output, leadfield=args.leadfield,
+               parcellation=args.parcellation, **extra,
                leadfield_unit=args.leadfield_unit, leadfield_key=args.leadfield_key,
                dipole_scale=args.dipole_scale,
                sensor_unit=args.sensor_unit, reference=getattr(args, "reference", None),
@@ -244,7 +262,9 @@ def _format_info(d: dict) -> str:
     for a in d["arrays"]:
         unit = f"  unit {a['unit']}" if a["unit"] else ""
         lines.append(f"  {a['name']:<24} shape {tuple(a['shape'])!s:<18} {a['dtype']}{unit}")
-    if d["dt"]:
+    if d.get("timeseries") is False:       # a lead field / forward solution: no dt
+        pass
+    elif d["dt"]:
         lines.append(f"dt: {d['dt']}  (from the {d['dt_source']})")
     elif d["dt_source"]:
         lines.append(f"dt: unreadable: {d['dt_source']}")

@@ -281,22 +281,58 @@ def _hemo_steps(hemo_dt, hemo_tol, data, dt_s, tr_q, steps, params, method, init
 
 # --------------------------------------------------------------------------- EEG / MEG
 def read_leadfield(path, modality: str, *, key=None, unit=None, n_regions=None,
-                   parcellation=None):
+                   parcellation=None, meg_channels=None):
     """A region lead field ``(R, M)`` Quantity from a file.
 
     ``.npy``/``.npz``/``.mat``/``.h5``: an ``(R, M)`` array; its unit is the file's (an entry
     ``unit`` or ``L_unit``, an attribute ``unit``) or ``unit`` (``--leadfield-unit``); both
     given must agree, and one is needed. An ``(M, R)`` array is refused with a hint to
-    transpose. MNE-Python ``-fwd.fif`` files are not read yet (a clear error says how to
-    export one).
+    transpose. An MNE-Python forward solution (``-fwd.fif``, needs mne) is turned into regions
+    with ``parcellation`` and its ``modality`` channels (``meg_channels`` "mag" or "grad"
+    when it has both): see :func:`fwdmodels.io.mne.read_forward_leadfield`.
     """
-    name = str(path)
+    return _read_leadfield(path, modality, key=key, unit=unit, n_regions=n_regions,
+                           parcellation=parcellation, meg_channels=meg_channels)[0]
+
+
+def _read_forward(path, modality, *, key, unit, n_regions, parcellation, meg_channels):
+    """``(L, ForwardLeadField)`` from an MNE-Python forward solution."""
+    from .io.mne import read_forward_leadfield
+
+    if key is not None:
+        raise FwdModelsError(f"--leadfield-key does not apply to the forward solution '{path}'"
+                             f"; drop it")
+    lf = read_forward_leadfield(path, parcellation, modality=modality,
+                                meg_channels=meg_channels)
+    if unit is not None:
+        chosen = parse_unit(unit, "--leadfield-unit")
+        if not np.isclose((1 * chosen).to_base_units().magnitude,
+                          (1 * lf.L.units).to_base_units().magnitude, rtol=1e-12) or \
+                (1 * chosen).dimensionality != (1 * lf.L.units).dimensionality:
+            raise FwdModelsError(f"--leadfield-unit {chosen:~} conflicts with the unit "
+                                 f"{lf.L.units:~} of the forward solution '{path}'; drop "
+                                 f"--leadfield-unit")
+    if n_regions is not None and lf.L.shape[0] != n_regions:
+        what = (f"{lf.details['n_sources']} sources and no parcellation" if parcellation is None
+                else f"parcellation {lf.details['parcellation']}")
+        raise FwdModelsError(f"lead field '{path}' has {lf.L.shape[0]} regions ({what}) but "
+                             f"the input has {n_regions}; pass a --parcellation with "
+                             f"{n_regions} regions")
+    return lf.L, lf
+
+
+def _read_leadfield(path, modality: str, *, key=None, unit=None, n_regions=None,
+                    parcellation=None, meg_channels=None):
+    """``(L, ForwardLeadField or None)``: see :func:`read_leadfield`."""
+    name = str(path).lower()
     if name.endswith(".fif") or name.endswith(".fif.gz"):
-        raise FwdModelsError(
-            f"lead field '{path}' is an MNE-Python file, which fwdmodels cannot read yet; "
-            f"export a fixed-orientation region lead field as (regions, sensors), e.g. "
-            f"np.save('L.npy', L_region) with L_region from "
-            f"fwdmodels.leadfield.region_leadfield, and pass --leadfield-unit 'V/(A*m)'")
+        return _read_forward(path, modality, key=key, unit=unit, n_regions=n_regions,
+                             parcellation=parcellation, meg_channels=meg_channels)
+    for option, value in (("--parcellation", parcellation), ("--meg-channels", meg_channels)):
+        if value is not None:
+            raise FwdModelsError(f"{option} applies to an MNE-Python forward solution "
+                                 f"(-fwd.fif); lead field '{path}' is already (regions, "
+                                 f"sensors): drop {option}")
     with fio.open_input(path, key, 0) as lf:
         if lf.n_batch is not None:
             raise FwdModelsError(f"lead field '{path}' is 3-D (shape {lf.stored_shape}); "
@@ -327,7 +363,7 @@ def read_leadfield(path, modality: str, *, key=None, unit=None, n_regions=None,
         raise FwdModelsError(f"lead field '{path}' has {L.shape[0]} regions (shape {L.shape}) "
                              f"but the input has {n_regions}; use the lead field of the same "
                              f"parcellation")
-    return ureg.Quantity(L, chosen)
+    return ureg.Quantity(L, chosen), None
 
 
 def leadfield_model(modality: str, L, *, dipole_scale=None, sensor_unit=None, reference=None,
@@ -358,16 +394,26 @@ def signal_power(data: fio.InputArray, model, chunk: int, unit=None) -> float:
 def _run_sensors(modality, input, output, *, leadfield, leadfield_unit=None,
                  leadfield_key=None, parcellation=None, dipole_scale=None, sensor_unit=None,
                  reference=None, snr_db=None, seed=None, dt=None, dt_unit=None, key=None,
-                 time_axis=None, chunk_size=None, force=False, progress=False) -> Path:
-    out_path = fio.check_output_path(output, force, inputs=(input, leadfield))
-    fio.output_format(out_path)
+                 time_axis=None, chunk_size=None, force=False, progress=False,
+                 meg_channels=None) -> Path:
+    parc_file = parcellation if isinstance(parcellation, (str, Path)) and \
+        Path(parcellation).is_file() else None
+    out_path = fio.check_output_path(output, force, inputs=(input, leadfield, parc_file))
+    fif = fio.output_format(out_path, (".fif",)) == ".fif"
+    if fif:
+        from .io import mne as fmne
+
+        fmne.check_raw_output(out_path)
     if snr_db is not None and (isinstance(snr_db, bool) or not isinstance(
             snr_db, numbers.Real) or not np.isfinite(snr_db)):
         raise FwdModelsError(f"--noise-snr-db must be a finite number of dB; got {snr_db!r}")
     with fio.open_input(input, key, time_axis, dt_unit) as data:
         dt_s = resolve_dt(data.dt, dt, data.path, data.dt_where)
-        L = read_leadfield(leadfield, modality, key=leadfield_key, unit=leadfield_unit,
-                           n_regions=data.n_regions, parcellation=parcellation)
+        if fif:
+            fmne.check_raw_output(out_path, data.shape)
+        L, forward = _read_leadfield(leadfield, modality, key=leadfield_key,
+                                     unit=leadfield_unit, n_regions=data.n_regions,
+                                     parcellation=parcellation, meg_channels=meg_channels)
         unit = None
         if data.unit not in (None, ""):
             unit = parse_unit(data.unit, f"the unit of '{data.key}' in '{data.path}'")
@@ -397,12 +443,20 @@ def _run_sensors(modality, input, output, *, leadfield, leadfield_unit=None,
             "reference": reference if not isinstance(reference, np.ndarray) else "matrix",
             "snr_db": snr_db, "noise_std": noise_std, "noise": "white, per channel" if
             snr_db is not None else None, "seed": seed}
+        if forward is not None:
+            parameters["leadfield"]["forward"] = forward.details
+            if parc_file is not None:
+                parameters["leadfield"]["parcellation"] = {
+                    "path": str(Path(parc_file).resolve()), "sha256": fio.file_sha256(parc_file)}
         meta = fio.build_metadata(modality, modality, sensor, _dims(data, "sensor"), dt_s,
                                   parameters=parameters, input_info=_input_info(data))
         shape = data.shape[:-1] + (L.shape[1],)
         bar = Progress(data.n_times * (data.n_batch or 1), progress, modality.upper())
         try:
-            with fio.OutputFile(out_path, modality, shape, metadata=meta, force=force) as out:
+            writer = (fio.OutputFile(out_path, modality, shape, metadata=meta, force=force)
+                      if not fif else fmne.RawOutputFile(out_path, modality, shape, metadata=meta,
+                                                         force=force, sensors=forward))
+            with writer as out:
                 for b, start, stop in _blocks(data, chunk):
                     block = data.read(start, stop, b)
                     _check_block(block, start, b, data.path)
@@ -424,9 +478,16 @@ _SENSOR_DOC = """{modality} of a saved source time series, written to ``output``
         the scale's denominator unit (mV for ``"1.5 nA*m/mV"``); a unit stored in the file is
         used instead.
     output : path
-        ``.npz``, ``.h5`` or ``.mat``.
+        ``.npz``, ``.h5`` or ``.mat``; or an MNE-Python ``Raw`` ``.fif`` (needs mne; the name
+        must end with ``_raw.fif``, ``-raw.fif``, ``_eeg.fif`` or ``_meg.fif``), in SI units.
     leadfield : path
-        ``(R, M)`` lead field file (unit from the file or ``leadfield_unit``).
+        ``(R, M)`` lead field file (unit from the file or ``leadfield_unit``), or an
+        MNE-Python forward solution ``-fwd.fif`` (needs mne).
+    parcellation : path or array, optional
+        With a ``-fwd.fif``: the region of each source vertex (see
+        :func:`fwdmodels.io.mne.read_forward_leadfield`); default one region per source.
+    meg_channels : {{"mag", "grad"}}, optional
+        MEG with a ``-fwd.fif`` holding both magnetometers and gradiometers: which to use.
     dipole_scale : str, optional
         Conversion of the input to dipole moments, e.g. ``"2 nA*m/mV"``.
     sensor_unit : str, optional

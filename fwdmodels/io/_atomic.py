@@ -61,8 +61,11 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(path, force: bool = False):
+def atomic_path(path, force: bool = False, suffix: str = TEMP_SUFFIX):
     """Yield a temporary path next to ``path``; on success move it to ``path``.
+
+    The temporary name ends with ``suffix`` (a writer may need its own ending: MNE-Python's
+    Raw files must end with ``raw.fif``).
 
     If the block raises (including KeyboardInterrupt), the temporary file is deleted and
     ``path`` is left as it was. Without ``force``, an output that appeared meanwhile is not
@@ -71,7 +74,7 @@ def atomic_path(path, force: bool = False):
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
     except OSError as exc:
         raise FwdModelsError(f"cannot write in output directory '{directory}' "
                              f"({exc.strerror}); choose another place with -o") from None

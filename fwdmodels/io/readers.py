@@ -638,6 +638,11 @@ def load(path, key: str | None = None, time_axis: int | None = None):
 def describe(path) -> dict:
     """What a file holds: format, arrays (name, shape, dtype, unit) and metadata."""
     path = Path(path)
+    if str(path).lower().endswith((".fif", ".fif.gz")):     # MNE Raw or forward solution
+        from .mne import describe_fif
+
+        _check_readable(path)
+        return describe_fif(path)
     c = _open(path)
     try:
         arrays, meta = [], {}

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FwdModelsError
-from ._atomic import atomic_path, check_output_path
+from ._atomic import TEMP_SUFFIX, atomic_path, check_output_path
 from .metadata import dumps
 from .readers import _h5py
 
@@ -92,8 +92,11 @@ class OutputFile:
         self._written = 0
 
     # ------------------------------------------------------------------ lifecycle
+    #: Ending of the temporary file (a subclass may need its own, see fwdmodels.io.mne).
+    temp_suffix = TEMP_SUFFIX
+
     def __enter__(self):
-        self._ctx = atomic_path(self.path, self.force)
+        self._ctx = atomic_path(self.path, self.force, self.temp_suffix)
         self._tmp = self._ctx.__enter__()
         try:
             self._open()
