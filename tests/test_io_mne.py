@@ -8,10 +8,12 @@ magnetometers plus gradiometers placed around the head (as in test_leadfield_hea
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import mne  # in the test extra: these tests run in CI, never skip
 import numpy as np
 import pytest
 
@@ -22,8 +24,6 @@ from fwdmodels.errors import MissingDependencyError
 from fwdmodels.io import mne as fmne
 
 from test_leadfield_headmodels import _unit_rows
-
-mne = pytest.importorskip("mne")
 
 EEG_NAMES = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7",
              "P3", "Pz", "P4", "P8", "O1", "O2"]
@@ -186,7 +186,8 @@ def test_reading_errors(setup, tmp_path):
                                         exclude=0.0, mindist=0.0)
     fwd_vol = mne.make_forward_solution(setup["info"], None, vol,
                                         mne.make_sphere_model((0, 0, 0.05), 0.09), meg=False)
-    with pytest.raises(FwdModelsError, match="volume source space, whose points have no surface normals"):
+    with pytest.raises(FwdModelsError, match="volume source space, whose points have no "
+                                             "surface normals"):
         fmne.read_forward_leadfield(fwd_vol)
 
 
@@ -264,7 +265,7 @@ def test_info_describes_raw_and_forward(setup, tmp_path):
     done = run("info", tmp_path / "x_eeg.fif")
     assert done.returncode == 0, done.stderr
     assert "fif (MNE Raw)" in done.stdout and "dt: 0.001 s" in done.stdout
-    assert f"19 eeg" in done.stdout and "fwdmodels_version" in done.stdout
+    assert "19 eeg" in done.stdout and "fwdmodels_version" in done.stdout
     assert "(700, 19)" in done.stdout
     done = run("info", lf)
     assert done.returncode == 0, done.stderr
@@ -320,7 +321,6 @@ def test_errors_exit_2_one_line_nothing_written(setup, tmp_path, capsys):
         assert status == 2, (name, err)
         lines = err.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in err, (name, err)
-        import re
         assert re.search(pattern, lines[0]), (name, lines[0])
         assert tree(tmp_path) == before and tree(setup["dir"]) == before_shared, name
     done = run(*cases[1][1])                       # the same, through the real command
