@@ -82,10 +82,10 @@ def _override(text):
 
 def _common_input(p, fif=False):
     p.add_argument("input", metavar="INPUT",
-                   help="saved simulation: .npy, .npz, .mat (v5 or v7.3) or .h5; time first "
-                        "(T, N) or (B, T, N) unless --time-axis says otherwise")
+                   help="saved simulation: .npy, .npz, .mat (v5 or v7.3), .h5 or .zarr; time "
+                        "first (T, N) or (B, T, N) unless --time-axis says otherwise")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output file: .npz, .h5 or .mat" + (", or an MNE-Python Raw .fif in "
+                   help="output file: .npz, .h5, .mat or .zarr" + (", or an MNE-Python Raw .fif in "
                         "SI units (name ending _raw.fif, -raw.fif, _eeg.fif or _meg.fif; "
                         "needs mne)" if fif else "") + " (written atomically, with metadata)")
     p.add_argument("--key", metavar="NAME",
@@ -213,9 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite earlier demo files")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
-    from . import crossval
+    from . import batch, crossval
 
     crossval.add_parser(sub)
+    batch.add_parser(sub)
     return parser
 
 
@@ -340,6 +341,10 @@ def main(argv=None) -> int:
             from . import crossval
 
             return crossval.run(args)
+        if args.command == "batch":         # exit 1 when some files failed
+            from . import batch
+
+            return batch.run(args)
         result = _COMMANDS[args.command](args)
         if result is not None and not getattr(args, "quiet", False):
             print(_summary(result))
