@@ -121,3 +121,16 @@ def test_multirate_model_in_whole_blocks_equals_one_go():
     np.testing.assert_array_equal(np.concatenate(pieces), whole)
     with pytest.raises(FwdModelsError, match=r"update\(\) advances one input step"):
         model.update(z[0])
+
+
+@pytest.mark.parametrize("hemo_dt", ["20 ms", "auto"])
+def test_non_finite_input_is_named_on_the_multirate_path(hemo_dt):
+    z = _mixed_input(1e-3, 2.0)
+    z[1234, 1] = np.inf
+    z[1500, 0] = np.nan
+    with pytest.raises(FwdModelsError, match=r"`z` must be finite; found inf at time index "
+                                             r"1234, region 1"):
+        simulate_bold(z, "1 ms", hemo_dt=hemo_dt)
+    batch = np.stack([_mixed_input(1e-3, 2.0), z])
+    with pytest.raises(FwdModelsError, match=r"found inf at batch 1, time index 1234, region 1"):
+        simulate_bold(batch, "1 ms", hemo_dt=hemo_dt)

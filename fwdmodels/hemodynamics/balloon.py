@@ -33,8 +33,12 @@ INITS = ("rest", "steady", "brainmass")
 _INPUT_DIMENSIONS = ("[]", "1/[time]", "1/[time]**2")
 
 
-def read_neural_input(z, name: str = "z", ndims=(2, 3)) -> np.ndarray:
-    """Return the neural input as a finite float64 array (units stripped, see module doc)."""
+def read_neural_input(z, name: str = "z", ndims=(2, 3), check: bool = True) -> np.ndarray:
+    """Return the neural input as a finite float64 array (units stripped, see module doc).
+
+    With ``check=False`` the caller checks finiteness itself (the multi-rate path does it on
+    the block sums, which are non-finite exactly when a block holds a non-finite value).
+    """
     if is_brainunit_quantity(z) or hasattr(z, "dimensionality"):
         q = as_quantity(z, name)
         if not any(q.check(d) for d in _INPUT_DIMENSIONS):
@@ -43,6 +47,8 @@ def read_neural_input(z, name: str = "z", ndims=(2, 3)) -> np.ndarray:
                 f"{q.units:~}")
         z = q.to_base_units().magnitude
     array = as_float_array(z, name, ndims)
+    if not check:
+        return array
     axes = ("time index", "region") if array.ndim >= 2 else ("region",)
     return check_finite(array, name, axes)
 
@@ -315,7 +321,10 @@ def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=
     check_option(method, "method", METHODS)
     check_option(tr_mode, "tr_mode", TR_MODES)
     dtype = check_dtype(dtype)
-    array = read_neural_input(z)
+    # the multi-rate path checks finiteness on its block sums, saving a pass over a 2-D input
+    array = read_neural_input(z, check=False)
+    if hemo_dt is None or array.ndim == 3:
+        check_finite(array, "z", ("time index", "region"))
     steps = tr_ratio(tr, dt_s)[1] if tr is not None else None
     batched = array.ndim == 3
     B = array.shape[0] if batched else 1

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_positive
+from .._validation import check_finite, check_positive
 from ..errors import FwdModelsError
 from ..units import to_si
 from .engine import integrate
@@ -48,7 +48,11 @@ def block_means(z: np.ndarray, r: int) -> np.ndarray:
 
 
 def _block_sums(z: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sums of ``z`` over blocks of ``r`` rows and the blocks' lengths (one pass over z)."""
+    """Sums of ``z`` over blocks of ``r`` rows and the blocks' lengths (one pass over z).
+
+    Also the finiteness check of ``z``: a block holding NaN or inf has a non-finite sum, and
+    then the error names the first non-finite sample (see :func:`check_finite`).
+    """
     T = z.shape[0]
     full = T // r
     sums = z[: full * r].reshape(full, r, z.shape[1]).sum(axis=1)
@@ -56,6 +60,8 @@ def _block_sums(z: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     if full * r < T:
         sums = np.vstack([sums, z[full * r:].sum(axis=0, keepdims=True)])
         lengths = np.append(lengths, float(T - full * r))
+    if not np.isfinite(sums).all():
+        check_finite(z, "z")
     return sums, lengths
 
 
@@ -78,7 +84,7 @@ def integrate_multirate(z, dt, p, state, method, backend, r, store_states=False,
     """
     T = z.shape[0]
     if means is None:
-        means = block_means(z, r) if r > 1 else z
+        means = block_means(z, r) if r > 1 else check_finite(z, "z")
     full = T // r
     bold, states = integrate(means[:full], r * dt, p, state, method, backend,
                              store_states=store_states)
@@ -132,6 +138,11 @@ def auto_hemo_dt(z, dt, p, state, method, backend, tol=DEFAULT_TOLERANCE, tr_ste
     ladder = _ladder(dt, tr_steps, max_hemo_dt)
     sums = {}
     runs = {}
+    # One pass over z gives the sums at the finest step of at least 1 ms; every longer step
+    # of the ladder is a multiple of it, so its sums follow without reading z again.
+    base = min((r for r in ladder if r * dt >= 1e-3 and r > 1), default=None)
+    if base is not None:
+        sums[base] = _block_sums(z, base)
 
     def run(r):
         if r not in runs:
@@ -141,7 +152,7 @@ def auto_hemo_dt(z, dt, p, state, method, backend, tol=DEFAULT_TOLERANCE, tr_ste
                 sums[r] = _coarsen(*sums[f], r // f)
             elif r > 1:
                 sums[r] = _block_sums(z, r)
-            means = sums[r][0] / sums[r][1][:, None] if r > 1 else z
+            means = sums[r][0] / sums[r][1][:, None] if r > 1 else check_finite(z, "z")
             s = start.copy()
             bold, states = integrate_multirate(z, dt, p, s, method, backend, r, store_states,
                                                means=means)
