@@ -95,8 +95,12 @@ class OutputFile:
     #: Ending of the temporary file (a subclass may need its own, see fwdmodels.io.mne).
     temp_suffix = TEMP_SUFFIX
 
+    def _atomic(self):
+        """The context that gives a temporary path and renames it into place on success."""
+        return atomic_path(self.path, self.force, self.temp_suffix)
+
     def __enter__(self):
-        self._ctx = atomic_path(self.path, self.force, self.temp_suffix)
+        self._ctx = self._atomic()
         self._tmp = self._ctx.__enter__()
         try:
             self._open()

@@ -251,15 +251,8 @@ class ZarrOutputFile(OutputFile):
         super().__init__(*args, **kwargs)
         _zarr("writing .zarr stores")
 
-    def __enter__(self):
-        self._ctx = atomic_store(self.path, self.force)
-        self._tmp = self._ctx.__enter__()
-        try:
-            self._open()
-        except BaseException as exc:
-            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        return self
+    def _atomic(self):
+        return atomic_store(self.path, self.force)
 
     def _open(self):
         self._ds = _create(self._tmp, self.name, self.shape, self.dtype,
