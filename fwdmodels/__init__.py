@@ -28,4 +28,9 @@ __all__ = [
     "LeadFieldModel",
     "EEGLeadFieldModel",
     "MEGLeadFieldModel",
+    "crossval",
+    "datasets",
+    "io",
+    "leadfield",
+    "pipeline",
 ]

@@ -92,7 +92,8 @@ def as_float_array(value, name: str, ndims: tuple[int, ...], dtype=np.float64) -
         raise FwdModelsError(f"`{name}` must hold real numbers; got dtype {array.dtype}")
     if array.ndim not in ndims:
         allowed = " or ".join(f"{n}-D" for n in ndims)
-        raise FwdModelsError(f"`{name}` must be {allowed}; got shape {array.shape} ({array.ndim}-D)")
+        raise FwdModelsError(f"`{name}` must be {allowed}; got shape {array.shape} "
+                             f"({array.ndim}-D)")
     return np.asarray(array, dtype=dtype)
 
 

@@ -406,7 +406,8 @@ def compare(reference, candidate, *, rtol=None, atol=None, names=None,
             if name not in d:
                 raise FwdModelsError(f"`names`: {name!r} is not in the {side} (it has "
                                      f"{sorted(d)})")
-        rs, cs = _split(ref[name], f"reference[{name!r}]"), _split(cand[name], f"candidate[{name!r}]")
+        rs = _split(ref[name], f"reference[{name!r}]")
+        cs = _split(cand[name], f"candidate[{name!r}]")
         r, c, unit, note = _align(name, rs, cs)
         rows.append(_row(name, r, c, unit, note, rtol, atol, rs[2], cs[2]))
     return Report(rows=rows, title=title)

@@ -206,8 +206,9 @@ def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, 
         tr_q = _option_quantity(tr, "--tr", "[time]", "s")
         steps = tr_ratio(tr_q, dt_s)[1] if tr_q is not None else 1
         if tr_q is not None and data.n_times < steps:
-            raise FwdModelsError(f"'{data.path}' holds {data.n_times} steps ({data.n_times * dt_s:g}"
-                                 f" s), shorter than one TR ({tr_q:~}); use a shorter --tr")
+            raise FwdModelsError(f"'{data.path}' holds {data.n_times} steps "
+                                 f"({data.n_times * dt_s:g} s), shorter than one TR ({tr_q:~}); "
+                                 f"use a shorter --tr")
         r = _hemo_steps(hemo_dt, hemo_tol, data, dt_s, tr_q, steps, bparams, method, init,
                         backend, unit)
         grain = steps if tr_q is not None else r       # input rows per output row
@@ -569,8 +570,8 @@ def run_demo(directory="fwdmodels-demo", *, fmt="npz", force=False, progress=Fal
                 "radii_m": datasets.HEAD["radii"].to("m").magnitude.tolist(),
                 "conductivities_S_per_m": datasets.HEAD["conductivities"].magnitude.tolist(),
                 "channels": list(channels), "regions": list(rec.names)}
-        lmeta = fio.build_metadata("leadfield", "L", _unit_text(L.units), ["region", "sensor"], None,
-                                   parameters=head)
+        lmeta = fio.build_metadata("leadfield", "L", _unit_text(L.units), ["region", "sensor"],
+                                   None, parameters=head)
         fio.save(paths[name], "L", L.magnitude, metadata=lmeta, force=force)
     run_bold(paths["neural"], paths["bold"], key="activity", tr="1 s", method="rk4", force=force,
              progress=progress)

@@ -251,7 +251,7 @@ def plot_states(states, dt, *, regions=None, label=None, axes=None, title=None, 
     if axes is None:
         fig = new_figure((9, 5.5), "plot_states")
         axes = fig.subplots(2, 2, sharex=True).ravel()
-        for a, (key, (text, rest)) in zip(axes, STATE_LABELS.items()):
+        for a, (text, rest) in zip(axes, STATE_LABELS.values()):
             a.axhline(rest, color="0.5", ls=":", lw=0.8)
             a.set(title=text)
         for a in axes[2:]:
@@ -516,7 +516,8 @@ def summary_figure(path, *, bold, bold_dt: float, eeg, meg, sensor_dt: float,
             continue
         x = data[: n_seg * seg].reshape(n_seg, seg, -1)
         x = x - x.mean(axis=1, keepdims=True)
-        spec = (np.abs(np.fft.rfft(x * np.hanning(seg)[None, :, None], axis=1)) ** 2).mean(axis=(0, 2))
+        windowed = x * np.hanning(seg)[None, :, None]
+        spec = (np.abs(np.fft.rfft(windowed, axis=1)) ** 2).mean(axis=(0, 2))
         freqs = np.fft.rfftfreq(seg, sensor_dt)
         keep = (freqs > 0) & (freqs <= 40)
         ax["psd"].semilogy(freqs[keep], spec[keep] / spec[keep].max(), label=label)

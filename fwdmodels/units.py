@@ -27,7 +27,7 @@ from .errors import FwdModelsError
 
 __all__ = [
     "ureg",
-    "Quantity",
+    "Quantity",  # noqa: F822  (resolved by the module __getattr__)
     "parse_unit",
     "as_quantity",
     "to_si",

@@ -44,7 +44,8 @@ def _oracle(z_of_t, switch_times, t_grid, prm, y0=(0.0, 1.0, 1.0, 1.0)):
             continue
         zval = z_of_t(a)
         t_eval = t_grid[(t_grid > a + 1e-12) & (t_grid <= b + 1e-12)]
-        sol = solve_ivp(lambda t, yy: _oracle_rhs(yy, zval, prm), (a, b), y, method="DOP853",
+        sol = solve_ivp(lambda t, yy, zval=zval: _oracle_rhs(yy, zval, prm), (a, b), y,
+                        method="DOP853",
                         rtol=1e-13, atol=1e-15, dense_output=True)
         if t_eval.size:
             out.append(sol.sol(t_eval))
@@ -268,7 +269,8 @@ def test_state_init_dict_and_params_aliases_on_the_model():
     ({"rho": 0}, np.zeros((10, 2)), r"`rho` must lie strictly between 0.0 and 1.0; got 0.0"),
     ({"tau": -1}, np.zeros((10, 2)), r"`tau` must be positive and finite; got -1.0 s"),
     ({"tau_s": 0}, np.zeros((10, 2)), r"`tau_s` must be positive and finite; got 0.0 s"),
-    ({"init": "resting"}, np.zeros((10, 2)), r"`init` must be one of 'rest', 'steady', 'brainmass'; got"),
+    ({"init": "resting"}, np.zeros((10, 2)),
+     r"`init` must be one of 'rest', 'steady', 'brainmass'; got"),
     ({"tr_mode": "median"}, np.zeros((10, 2)), r"`tr_mode` must be one of 'sample', 'mean'"),
     ({"dtype": "int32"}, np.zeros((10, 2)), r"`dtype` must be float32 or float64; got 'int32'"),
     ({"unit": "mV"}, np.zeros((10, 2)), r"`unit` must be dimensionless"),

@@ -118,7 +118,8 @@ def test_bad_options_raise_before_any_work(sims, tmp_path):
         ([str(folder / "s0.npz"), "--model", "bold", "--tr", "2"], "has no unit"),
         ([str(folder / "s0.npz"), "--model", "bold", "--params", "nope"], "nope"),
         ([str(folder / "s0.npz"), "--model", "bold", "--hemo-dt", "20"], "has no unit"),
-        ([str(folder / "s0.npz"), "--model", "meg", "--leadfield", str(folder / "missing.npz")], "does not exist"),
+        ([str(folder / "s0.npz"), "--model", "meg", "--leadfield", str(folder / "missing.npz")],
+         "does not exist"),
     ]
     for argv, message in cases:
         with pytest.raises(FwdModelsError, match=message):

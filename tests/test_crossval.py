@@ -9,8 +9,6 @@ the top on purpose (a missing one is an error, not a skip). Precision is switche
 
 import argparse
 import json
-import re
-from pathlib import Path
 
 import brainmass
 import brainstate

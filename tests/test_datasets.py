@@ -19,7 +19,8 @@ def test_defaults_match_the_documentation(rec):
     np.testing.assert_allclose(np.linalg.norm(rec.orientations, axis=1), 1.0)
     r = np.linalg.norm(rec.positions.to("cm").magnitude, axis=1)
     assert r.min() >= 5.5 - 1e-9 and r.max() <= 7.0 + 1e-9     # inside the 8.1-cm brain
-    assert np.all(rec.positions.magnitude[:34, 0] < 0) and np.all(rec.positions.magnitude[34:, 0] > 0)
+    x = rec.positions.magnitude[:, 0]
+    assert np.all(x[:34] < 0) and np.all(x[34:] > 0)
 
 
 def test_seeded_and_reproducible(rec):
@@ -54,7 +55,8 @@ def test_alpha_peak_and_desynchronisation(rec):
     on = rec.design > 0.99
     band = lambda seg: np.std(seg - seg.mean(axis=0))                      # noqa: E731
     other = np.delete(np.arange(68), rec.task_regions)
-    task_ratio = band(rec.activity[on][:, rec.task_regions]) / band(rec.activity[~on][:, rec.task_regions])
+    task = rec.task_regions
+    task_ratio = band(rec.activity[on][:, task]) / band(rec.activity[~on][:, task])
     other_ratio = band(rec.activity[on][:, other]) / band(rec.activity[~on][:, other])
     assert task_ratio < 0.8 * other_ratio                                  # alpha halved in task
 
@@ -70,7 +72,8 @@ def test_small_custom_recording_and_checks():
 
 def test_demo_leadfields(rec):
     L_eeg, eeg_names, L_meg, meg_names = datasets.demo_leadfields(rec)
-    assert L_eeg.shape == (68, 21) and L_eeg.check("[mass] * [length] / [current] ** 2 / [time] ** 3")
+    assert L_eeg.shape == (68, 21)
+    assert L_eeg.check("[mass] * [length] / [current] ** 2 / [time] ** 3")
     assert L_meg.shape == (68, 102) and len(meg_names) == 102 and "Cz" in eeg_names
     scale = 20e-9
     eeg_uv = (rec.activity * scale) @ L_eeg.to("V/(A*m)").magnitude * 1e6

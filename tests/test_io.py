@@ -40,7 +40,8 @@ def _write_mat73(path, **arrays):
 
 @pytest.mark.parametrize("fmt", ["npy", "npz", "npz_compressed", "mat5", "mat73", "h5"])
 def test_every_input_format_reads_exactly(tmp_path, data, fmt):
-    path = tmp_path / ("x." + {"npz_compressed": "npz", "mat5": "mat", "mat73": "mat"}.get(fmt, fmt))
+    extension = {"npz_compressed": "npz", "mat5": "mat", "mat73": "mat"}.get(fmt, fmt)
+    path = tmp_path / ("x." + extension)
     if fmt == "npy":
         np.save(path, data)
     elif fmt == "npz":

@@ -229,7 +229,8 @@ def test_peak_memory_bounded_on_input_much_larger_than_chunk(tmp_path):
     size_mb = (tmp_path / "big.npy").stat().st_size / 2 ** 20
     report = {}
     for kind in ("eeg", "bold"):
-        small = _peak_mb(kind, tmp_path / "small.npy", tmp_path / f"{kind}_s.npz", tmp_path / "L.npy")
+        small = _peak_mb(kind, tmp_path / "small.npy", tmp_path / f"{kind}_s.npz",
+                         tmp_path / "L.npy")
         large = _peak_mb(kind, tmp_path / "big.npy", tmp_path / f"{kind}_b.npz", tmp_path / "L.npy")
         report[kind] = (small, large)
         assert large - small < 32, report

@@ -104,7 +104,8 @@ def test_project_layout_is_azimuthal_equidistant():
                 [0, np.pi / 2]]
     np.testing.assert_allclose(xy, expected, atol=1e-12)
     # distance from the centre is the polar angle, whatever the radius and origin
-    shifted = sensors.eeg_layout(["Cz", "Fpz"], radius="7 cm", origin=[0, 0, 0.01] * fwdmodels.ureg.m)
+    shifted = sensors.eeg_layout(["Cz", "Fpz"], radius="7 cm",
+                                 origin=[0, 0, 0.01] * fwdmodels.ureg.m)
 
     centre = [0, 0, 1.0] * fwdmodels.ureg.cm
     np.testing.assert_allclose(plotting.project_layout(shifted, origin=centre), expected[:2],

@@ -1,4 +1,4 @@
-"""Three pitfalls: kappa and gamma inverted, a start away from rest, TR decimation without averaging.
+"""Three pitfalls: inverted kappa and gamma, a start away from rest, decimation to the TR.
 
 Each pitfall is shown against the right way, with its numbers printed.
 

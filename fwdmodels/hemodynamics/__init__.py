@@ -9,7 +9,8 @@ from .presets import PRESETS
 from .sampling import sample_tr
 from .steady_state import steady_state
 
-__all__ = ["BOLDSignal", "simulate_bold", "choose_hemo_dt", "BalloonParams", "PRESETS", "OBSERVATIONS",
+__all__ = ["BOLDSignal", "simulate_bold", "choose_hemo_dt", "BalloonParams", "PRESETS",
+           "OBSERVATIONS",
            "steady_state", "sample_tr", "TABLEAUX", "Tableau", "balloon_kernel",
            "balloon_linear_system", "volterra_kernel", "spm_hrf", "glover_hrf", "gamma_hrf",
            "convolve_hrf", "kernel_times"]

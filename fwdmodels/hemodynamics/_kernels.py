@@ -18,7 +18,6 @@ Speed comes from three choices, each measured by ``benchmarks/run.py``:
 
 from __future__ import annotations
 
-import math
 import types
 
 import numpy as np

@@ -359,9 +359,10 @@ def glover_hrf(dt=None, duration="32 s", *, n1=6.0, t1="0.9 s", n2=12.0, t2="0.9
     ``n1 = 6, t1 = 0.9 s, n2 = 12, t2 = 0.9 s, a2 = 0.35``, as in FreeSurfer's ``spmhrf.m``,
     neuRosim's ``canonicalHRF`` and fmristat (response term: peak 5.4 s, FWHM 5.2 s;
     undershoot term: trough 10.8 s, relative depth 0.35). Summed, the two terms overlap: the
-    composite peaks at ~5.24 s and its trough is at ~12.3 s, 0.26 times as deep as the peak. nipy's and nilearn's ``glover_hrf`` normalise each gamma
-    to unit *area* before weighting the undershoot, a different (shallower) shape; nilearn's
-    also uses shape 6/0.9 rather than 7, which moves its peak to ~5.1 s.
+    composite peaks at ~5.24 s and its trough is at ~12.3 s, 0.26 times as deep as the peak.
+    nipy's and nilearn's ``glover_hrf`` normalise each gamma to unit *area* before weighting
+    the undershoot, a different (shallower) shape; nilearn's also uses shape 6/0.9 rather
+    than 7, which moves its peak to ~5.1 s.
 
     Parameters
     ----------

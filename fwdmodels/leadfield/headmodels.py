@@ -34,7 +34,8 @@ Homogeneous sphere of radius R and conductivity σ, electrode on its surface, **
 .. math::
 
     V(\mathbf r) = \frac{\mathbf q}{4\pi\sigma}\cdot\left[\frac{2\,\mathbf d}{d^3}
-        + \frac{1}{R\,d}\,\frac{R\,\mathbf d + d\,\mathbf r}{R\,d + R^2 - \mathbf r_0\cdot\mathbf r}\right].
+        + \frac{1}{R\,d}\,
+          \frac{R\,\mathbf d + d\,\mathbf r}{R\,d + R^2 - \mathbf r_0\cdot\mathbf r}\right].
 
 (It is q·∇ of the monopole series Σ (2n+1)/n b^n/R^(n+1) P_n(cos γ) summed with the Legendre
 generating functions; at the centre it is three times the infinite-medium potential.)
@@ -301,7 +302,7 @@ def _eeg_series_free(r0, elec_hat, R, rad, sig, rtol, max_terms):
         src_hat = np.where(b[:, None] > 0, r0 / b[:, None], 0.0)
     x = np.clip(src_hat @ elec_hat.T, -1.0, 1.0)                         # (R, M) cos γ
     p_prev, p = np.ones_like(x), x.copy()                                 # P_0, P_1
-    dp_prev, dp = np.zeros_like(x), np.ones_like(x)                       # P_0', P_1'
+    dp = np.ones_like(x)                                                  # P_1'
     s1 = np.zeros_like(x)
     s2 = np.zeros_like(x)
     for k in range(n_stop):
@@ -312,7 +313,7 @@ def _eeg_series_free(r0, elec_hat, R, rad, sig, rtol, max_terms):
         # Bonnet: (n+1) P_{n+1} = (2n+1) x P_n − n P_{n−1};  P'_{n+1} = (n+1) P_n + x P'_n
         p_next = ((2.0 * order + 1.0) * x * p - order * p_prev) / (order + 1.0)
         dp_next = (order + 1.0) * p + x * dp
-        p_prev, p, dp_prev, dp = p, p_next, dp, dp_next
+        p_prev, p, dp = p, p_next, dp_next
     scale = 1.0 / (4.0 * np.pi * sig[-1] * R * R)
     free = scale * (s1[:, None, :] * src_hat[:, :, None]
                     + s2[:, None, :] * elec_hat.T[None, :, :])
