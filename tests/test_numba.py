@@ -47,3 +47,16 @@ def test_cache_is_dropped_when_an_inlined_file_changes(tmp_path):
     dependency.write_text("y = 2\n")
     _numba.invalidate_stale_cache(str(kernel), [str(dependency)])   # the dependency changed
     assert not entry.exists() and other.exists()
+
+
+def test_import_fwdmodels_loads_no_heavy_dependency():
+    """``import fwdmodels`` stays light: numba, JAX, matplotlib, MNE, h5py, zarr and the slow
+    scipy subpackages are imported only by the functions that need them. (dask is left out:
+    pint itself imports it when it is installed.)"""
+    code = ("import sys, fwdmodels\n"
+            "heavy = ['numba', 'jax', 'matplotlib', 'mne', 'h5py', 'zarr', 'tqdm',\n"
+            "         'scipy.integrate', 'scipy.signal', 'scipy.stats', 'brainmass']\n"
+            "print(' '.join(m for m in heavy if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

@@ -109,3 +109,23 @@ def test_from_brainmass_names_and_model_attributes():
     FakeModel.k = [0.6, 0.7, 0.65]
     with pytest.raises(FwdModelsError, match=r"`k` must be one value for all regions; got 3"):
         BalloonParams.from_brainmass(FakeModel())
+
+
+def test_revised_linear_is_the_first_order_expansion_of_revised():
+    import numpy as np
+
+    from fwdmodels.hemodynamics.equations import observe, pack_params
+
+    nonlinear = BalloonParams.preset("spm12")
+    linear = nonlinear.replace(observation="revised_linear")
+    k1, k2, k3 = nonlinear.bold_coefficients()
+    v, q = np.array([1.0, 1.02, 0.97]), np.array([1.0, 0.95, 1.04])
+    expected = nonlinear.V0 * ((k1 + k2) * (1 - q) + (k3 - k2) * (1 - v))  # Stephan 2007 eq. 11
+    np.testing.assert_allclose(observe(v, q, pack_params(linear)), expected, rtol=1e-14)
+    # the two agree to first order: the gap shrinks with the square of the deviation
+    gaps = []
+    for h in (1e-2, 5e-3):
+        vv, qq = 1 + h, 1 - 2 * h
+        gaps.append(abs(observe(vv, qq, pack_params(nonlinear)) -
+                        observe(vv, qq, pack_params(linear))))
+    assert gaps[0] / gaps[1] == pytest.approx(4.0, rel=0.05)
