@@ -37,11 +37,24 @@ from ._validation import check_int
 from .errors import FwdModelsError
 from .units import to_si, ureg
 
-__all__ = ["Recording", "synthetic_recording", "HEAD", "DIPOLE_SCALE", "demo_leadfields"]
+__all__ = ["Recording", "synthetic_recording", "HEAD",  # noqa: F822  (module __getattr__)
+           "DIPOLE_SCALE", "demo_leadfields"]
 
-#: The demo's spherical head: shell radii (innermost first) and conductivities.
-HEAD = {"radii": ureg.Quantity(np.array([8.1, 8.5, 9.0]), "cm"),
-        "conductivities": ureg.Quantity(np.array([0.33, 0.0042, 0.33]), "S/m")}
+# The demo's spherical head: shell radii (innermost first) and conductivities; ``HEAD`` gives
+# them as Quantities (built on first use, so importing fwdmodels does not load pint's units).
+_HEAD = {"radii": ([8.1, 8.5, 9.0], "cm"), "conductivities": ([0.33, 0.0042, 0.33], "S/m")}
+
+
+def _head() -> dict:
+    return {key: ureg.Quantity(np.array(values), unit) for key, (values, unit) in _HEAD.items()}
+
+
+def __getattr__(name):
+    if name == "HEAD":
+        return _head()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: Dipole moment per unit of activity used by the demo for EEG and MEG.
 DIPOLE_SCALE = "20 nA*m"
 BLOCK_ONSETS_S = (6.0, 21.0, 36.0, 51.0)
@@ -191,9 +204,10 @@ def demo_leadfields(recording: Recording):
     from .leadfield import sphere_eeg_leadfield, sphere_meg_leadfield
     from .leadfield.sensors import eeg_1020, meg_helmet
 
-    cap = eeg_1020(radius=HEAD["radii"][-1])
+    head = _head()
+    cap = eeg_1020(radius=head["radii"][-1])
     L_eeg = sphere_eeg_leadfield(recording.positions, recording.orientations, cap.positions,
-                                 HEAD["radii"], HEAD["conductivities"])
+                                 head["radii"], head["conductivities"])
     helmet = meg_helmet(102)
     pos, normals = helmet.magnetometers()
     L_meg = sphere_meg_leadfield(recording.positions, recording.orientations, pos, normals)

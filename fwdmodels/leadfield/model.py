@@ -32,7 +32,8 @@ from .reference import reference_matrix
 __all__ = ["LeadFieldModel", "EEGLeadFieldModel", "MEGLeadFieldModel"]
 
 _DIPOLE = "[current] * [length]"
-_NA_M = ureg.Unit("nA * m")
+#: Unit of a bare dipole-moment input (a string: pint is loaded on first use).
+_NA_M = "nA * m"
 _DEFAULT_CHUNK = 65536
 
 
@@ -105,8 +106,8 @@ class LeadFieldModel:
         # Input unit: nA·m, or the denominator of the dipole scale.
         if dipole_scale is None:
             self.dipole_scale = None
-            self.input_unit = _NA_M
-            to_dipole = (1.0 * _NA_M).to("A*m").magnitude
+            self.input_unit = ureg.Unit(_NA_M)
+            to_dipole = ureg.Quantity(1.0, _NA_M).to("A*m").magnitude
         else:
             scale = as_quantity(dipole_scale, "dipole_scale")
             self.dipole_scale = scale
