@@ -215,14 +215,17 @@ class LeadFieldModel:
             self._factor_cache[units] = factor
         return factor
 
+    def _strip_units(self, x):
+        """Return (magnitude, factor from its unit to the model's input unit)."""
+        if not _is_quantity(x):
+            return x, 1.0
+        if is_brainunit_quantity(x):
+            x = from_brainunit(x)
+        return x.magnitude, self._input_factor(x.units)
+
     def _read_input(self, x):
         """Return (array in the input unit's magnitude, factor to apply to the output)."""
-        factor = 1.0
-        if _is_quantity(x):
-            if is_brainunit_quantity(x):
-                x = from_brainunit(x)
-            factor = self._input_factor(x.units)
-            x = x.magnitude
+        x, factor = self._strip_units(x)
         s = np.asarray(x)
         if s.dtype != self.dtype:
             if s.dtype.kind not in "biuf":
@@ -299,12 +302,7 @@ class LeadFieldModel:
         series (from the Gram matrix of ``x``, one extra pass over the input).
         """
         chunk = check_int(chunk_size, "chunk_size", 1)
-        factor = 1.0
-        if _is_quantity(x):
-            if is_brainunit_quantity(x):
-                x = from_brainunit(x)
-            factor = self._input_factor(x.units)
-            x = x.magnitude
+        x, factor = self._strip_units(x)       # a memory map stays one: no np.asarray here
         if not hasattr(x, "shape"):
             x = np.asarray(x)
         free = 1 if not self._free else 2
