@@ -35,9 +35,12 @@ __all__ = [
     "is_brainunit_quantity",
 ]
 
-#: The pint registry of fwdmodels: pint's application registry (its unit definitions are
-#: loaded on first use, which keeps ``import fwdmodels`` fast).
+#: The pint registry of fwdmodels: pint's application registry.
 ureg = pint.get_application_registry()
+# Load its unit definitions now, in the importing thread. pint loads them lazily on first use,
+# and that first load is not thread-safe: two threads (dask workers, a thread pool) meeting an
+# unloaded registry at once can see it half-built ("'ms' is not defined").
+ureg.Unit("s")
 
 
 def __getattr__(name):

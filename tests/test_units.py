@@ -88,3 +88,21 @@ def test_brainunit_adapter_by_name_and_by_dimension():
     # a time quantity is accepted where a unit is required
     assert to_si(_FakeQuantity(2.0, _FakeUnit([0, 0, 1, 0, 0, 0, 0], -3, "ms")), "dt",
                  "[time]") == pytest.approx(2e-3)
+
+
+def test_registry_is_loaded_at_import_for_threads():
+    """pint's lazy first load is not thread-safe; importing fwdmodels loads the registry, so
+    threads (dask workers) that use units at once all see the full set of definitions."""
+    import subprocess
+    import sys
+
+    code = ("import pint, fwdmodels\n"
+            "from concurrent.futures import ThreadPoolExecutor\n"
+            "print(type(pint.get_application_registry().get()).__name__)\n"
+            "with ThreadPoolExecutor(8) as pool:\n"
+            "    got = list(pool.map(lambda i: fwdmodels.units.to_si('1 ms', 'dt', '[time]'),\n"
+            "                        range(64)))\n"
+            "print(set(got))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["UnitRegistry", "{0.001}"]
