@@ -134,3 +134,20 @@ def test_non_finite_input_is_named_on_the_multirate_path(hemo_dt):
     batch = np.stack([_mixed_input(1e-3, 2.0), z])
     with pytest.raises(FwdModelsError, match=r"found inf at batch 1, time index 1234, region 1"):
         simulate_bold(batch, "1 ms", hemo_dt=hemo_dt)
+
+
+def test_domain_error_in_a_later_chunk_names_the_time_of_the_whole_run():
+    from fwdmodels import BOLDSignal
+    from fwdmodels.errors import DomainError
+
+    z = np.zeros((4000, 2))
+    z[3000:, 1] = -40.0                   # drives the inflow below zero after 3 s
+    model = BOLDSignal(2, "1 ms", hemo_dt="20 ms")
+    model.init_all_states()
+    model.run(z[:2000])
+    with pytest.raises(DomainError) as err:
+        model.run(z[2000:])
+    assert err.value.region == 1
+    assert 150 <= err.value.time_index < 200       # rows of 20 ms: after t = 3 s
+    t = float(str(err.value).split("(t = ")[1].split(" s)")[0])
+    assert 3.0 < t < 4.0

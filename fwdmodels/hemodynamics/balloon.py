@@ -255,7 +255,8 @@ class BOLDSignal:
         rows = self._as_rows(z, single=False)
         if self.hemo_steps > 1:
             bold, states = integrate_multirate(rows, self.dt, self._p, state, self.method,
-                                               self.backend, self.hemo_steps, return_states)
+                                               self.backend, self.hemo_steps, return_states,
+                                               t0_index=self.n_steps // self.hemo_steps)
         else:
             bold, states = integrate(rows, self.dt, self._p, state, self.method, self.backend,
                                      store_states=return_states, t0_index=self.n_steps)

@@ -77,21 +77,24 @@ def _coarsen(sums: np.ndarray, lengths: np.ndarray, k: int):
     return coarse, coarse_len
 
 
-def integrate_multirate(z, dt, p, state, method, backend, r, store_states=False, means=None):
+def integrate_multirate(z, dt, p, state, method, backend, r, store_states=False, means=None,
+                        t0_index=0):
     """Integrate at ``r * dt`` on block means; returns ``(bold, states)`` at the coarse rows.
 
-    ``means`` may give the block means when they are already known.
+    ``means`` may give the block means when they are already known; ``t0_index`` counts the
+    coarse rows before this call, for the time named in a domain error.
     """
     T = z.shape[0]
     if means is None:
         means = block_means(z, r) if r > 1 else check_finite(z, "z")
     full = T // r
     bold, states = integrate(means[:full], r * dt, p, state, method, backend,
-                             store_states=store_states)
+                             store_states=store_states, t0_index=t0_index)
     if full * r == T:
         return bold, states
     tail_bold, tail_states = integrate(means[full:], (T - full * r) * dt, p, state, method,
-                                       backend, store_states=store_states, t0_index=full)
+                                       backend, store_states=store_states,
+                                       t0_index=t0_index + full)
     bold = np.vstack([bold, tail_bold])
     if store_states:
         states = np.concatenate([states, tail_states], axis=1)
