@@ -7,7 +7,9 @@ can print it as one line and exit with status 2.
 
 from __future__ import annotations
 
-__all__ = ["FwdModelsError", "DomainError", "MissingDependencyError"]
+import importlib
+
+__all__ = ["FwdModelsError", "DomainError", "MissingDependencyError", "optional_import"]
 
 
 class FwdModelsError(ValueError):
@@ -41,3 +43,14 @@ class MissingDependencyError(ImportError):
         )
         self.package = package
         self.extra = extra
+
+
+def optional_import(module: str, extra: str, feature: str):
+    """Import an optional dependency, or raise :class:`MissingDependencyError` naming the extra.
+
+    ``module`` may be a submodule (``"dask.array"``); the package named is its top level.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(module.split(".")[0], extra, feature) from None

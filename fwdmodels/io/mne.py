@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FwdModelsError, MissingDependencyError
+from ..errors import FwdModelsError, optional_import
 from ..leadfield.aggregation import region_leadfield
 from ._atomic import TEMP_SUFFIX, check_output_path
 from .writers import OutputFile
@@ -43,11 +43,7 @@ _FWD_ENDINGS = ("-fwd.fif", "_fwd.fif", "-fwd.fif.gz", "_fwd.fif.gz")
 
 
 def _mne(feature: str):
-    try:
-        import mne
-    except ImportError:
-        raise MissingDependencyError("mne", "mne", feature) from None
-    return mne
+    return optional_import("mne", "mne", feature)
 
 
 def is_fif(path) -> bool:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FwdModelsError, MissingDependencyError
+from ..errors import FwdModelsError, optional_import
 from .metadata import DT_KEYS, UNIT_SUFFIXES, parse_time
 
 __all__ = ["open_input", "InputArray", "describe", "load", "INPUT_FORMATS", "detect_format"]
@@ -48,11 +48,7 @@ def _is_meta_name(name: str) -> bool:
 
 
 def _h5py(feature: str):
-    try:
-        import h5py
-    except ImportError:
-        raise MissingDependencyError("h5py", "hdf5", feature) from None
-    return h5py
+    return optional_import("h5py", "hdf5", feature)
 
 
 def detect_format(path) -> str:

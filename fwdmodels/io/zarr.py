@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FwdModelsError, MissingDependencyError
+from ..errors import FwdModelsError, MissingDependencyError, optional_import
 from ._atomic import TEMP_SUFFIX, _umask, check_output_path
 from .metadata import dumps
 from .writers import OutputFile
@@ -45,10 +45,7 @@ CHUNK_BYTES = 1 << 20
 
 def _zarr(feature: str):
     """The zarr module (version 3 or later), or a MissingDependencyError naming the extra."""
-    try:
-        import zarr
-    except ImportError:
-        raise MissingDependencyError("zarr", "dask", feature) from None
+    zarr = optional_import("zarr", "dask", feature)
     if int(zarr.__version__.split(".")[0]) < 3:
         raise MissingDependencyError("zarr>=3", "dask", f"{feature} (zarr {zarr.__version__} "
                                      f"is installed)")
@@ -56,11 +53,7 @@ def _zarr(feature: str):
 
 
 def _dask_array(feature: str):
-    try:
-        import dask.array as da
-    except ImportError:
-        raise MissingDependencyError("dask", "dask", feature) from None
-    return da
+    return optional_import("dask.array", "dask", feature)
 
 
 def is_store(path) -> bool:
