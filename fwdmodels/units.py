@@ -33,6 +33,9 @@ __all__ = [
     "to_si",
     "from_brainunit",
     "is_brainunit_quantity",
+    "check_text",
+    "MAX_TEXT",
+    "MIN_TIME",
 ]
 
 #: The pint registry of fwdmodels: pint's application registry.
@@ -56,6 +59,25 @@ _UNIT_EXAMPLES = {
     "[length]": ("9 cm", "ureg.cm"),
     "[current] * [length]": ("10 nA*m", "ureg.nA * ureg.m"),
 }
+
+
+#: Longest text read as a quantity or a unit. pint's parser takes time quadratic in the length
+#: of a number (minutes for 100,000 digits), and no real quantity is longer than a few dozen
+#: characters.
+MAX_TEXT = 256
+#: Shortest time (s) accepted as a quantity: no time step, repetition time or time constant of
+#: a neural-mass simulation or a scanner is shorter than a nanosecond; a shorter one is a unit
+#: mistake (and would ask for an absurd number of steps).
+MIN_TIME = 1e-9
+
+
+def check_text(text: str, name: str) -> str:
+    """Return ``text`` stripped if it is at most :data:`MAX_TEXT` characters; raise otherwise."""
+    if len(text) > MAX_TEXT:
+        raise FwdModelsError(f"`{name}` must be a quantity text of at most {MAX_TEXT} "
+                             f"characters (such as '1 ms'); got {len(text)} characters "
+                             f"({text[:20]!r}...)")
+    return text.strip()
 
 
 def _example(dimension: str) -> tuple[str, str]:
@@ -132,8 +154,9 @@ def parse_unit(unit, name: str = "unit") -> pint.Unit:
             f"`{name}` must be a unit pint knows by name; brainunit unit {unit!r} has none"
         )
     if isinstance(unit, str):
+        text = check_text(unit, name)
         try:
-            return ureg.Unit(unit.strip())
+            return ureg.Unit(text)
         except Exception as exc:
             raise FwdModelsError(f"`{name}` must be a unit such as 'uV' or 'fT'; got {unit!r} "
                                  f"({exc})") from None
@@ -152,11 +175,15 @@ def as_quantity(value, name: str, dimension: str | None = None) -> pint.Quantity
         The argument's name, used in error messages.
     dimension : str, optional
         A pint dimensionality such as ``"[time]"`` that the quantity must have.
+
+    A text is at most :data:`MAX_TEXT` characters. A single value (not an array) must be a
+    finite real number, and a time at least :data:`MIN_TIME` in magnitude (or zero, which the
+    caller refuses in its own words where it must be positive).
     """
     if is_brainunit_quantity(value):
         value = from_brainunit(value)
     elif isinstance(value, str):
-        text = value.strip()
+        text = check_text(value, name)
         try:
             value = ureg.Quantity(text)
         except Exception as exc:
@@ -175,7 +202,26 @@ def as_quantity(value, name: str, dimension: str | None = None) -> pint.Quantity
             f"`{name}` must have the dimension {dimension}; got {value:~} "
             f"(dimension {value.dimensionality})"
         )
+    if np.ndim(value.magnitude) == 0:
+        _check_scalar(value, name, dimension)
     return value
+
+
+def _check_scalar(q: pint.Quantity, name: str, dimension: str | None) -> None:
+    """Refuse a single value that is not a finite real number, or an absurdly short time."""
+    magnitude = q.magnitude
+    if isinstance(magnitude, np.ndarray):
+        magnitude = magnitude.reshape(()).item() if magnitude.dtype.kind in "biufc" else None
+    if isinstance(magnitude, bool) or not isinstance(magnitude, numbers.Real):
+        raise FwdModelsError(f"`{name}` must be a real number with a unit; got {_short(q)}")
+    if not np.isfinite(magnitude):
+        raise FwdModelsError(f"`{name}` must be finite; got {q:~}")
+    if dimension == "[time]" and magnitude != 0:
+        seconds = abs(float(q.to("s").magnitude))
+        if seconds < MIN_TIME:
+            raise FwdModelsError(f"`{name}` must be at least {MIN_TIME:g} s (1 ns) in "
+                                 f"magnitude: no step or time constant of these models is "
+                                 f"shorter; got {q:~}. Check its unit")
 
 
 def to_si(value, name: str, dimension: str) -> float | np.ndarray:

@@ -106,3 +106,58 @@ def test_registry_is_loaded_at_import_for_threads():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["UnitRegistry", "{0.001}"]
+
+
+# ------------------------------------------------------------------ hostile quantity texts
+def test_quantity_text_length_bounded_before_parsing():
+    import time
+
+    from fwdmodels.units import MAX_TEXT
+
+    for text in ("1" * 100_000 + " s", "1e-3 " + "m" * 5000, " " * (MAX_TEXT + 1) + "1 s"):
+        start = time.perf_counter()
+        with pytest.raises(FwdModelsError, match=rf"`dt` must be a quantity text of at most "
+                                                 rf"{MAX_TEXT} characters .*; got "
+                                                 rf"{len(text)} characters"):
+            as_quantity(text, "dt", "[time]")
+        assert time.perf_counter() - start < 0.5
+    with pytest.raises(FwdModelsError, match=r"`sensor_unit` must be a quantity text of at most"):
+        parse_unit("u" * 10_000 + "V", "sensor_unit")
+    # the longest text a user could mean is still read
+    assert to_si("0.00010000000000000000208166817117216851 s", "dt", "[time]") == 1e-4
+
+
+@pytest.mark.parametrize("value", ["inf s", "-inf ms", "nan s", pint.Quantity(np.inf, "s"),
+                                   pint.Quantity(float("nan"), "ms"), "1e400 s"])
+def test_non_finite_quantity_refused(value):
+    with pytest.raises(FwdModelsError, match=r"`tr` must be finite; got (-?inf|nan) m?s"):
+        as_quantity(value, "tr", "[time]")
+
+
+@pytest.mark.parametrize("text", ["1e-30 s", "1e-7 ms", "-1e-12 s", "0.5 ns"])
+def test_absurdly_short_time_refused_naming_the_unit(text):
+    with pytest.raises(FwdModelsError, match=r"`dt` must be at least 1e-09 s \(1 ns\) in "
+                                             r"magnitude.*Check its unit"):
+        to_si(text, "dt", "[time]")
+
+
+def test_shortest_times_and_arrays_still_accepted():
+    assert to_si("1 ns", "dt", "[time]") == pytest.approx(1e-9)
+    assert to_si("0 s", "dt", "[time]") == 0.0            # the caller says "must be positive"
+    assert to_si("1e-30 m", "x", "[length]") == pytest.approx(1e-30)   # only times are bounded
+    arr = as_quantity(pint.Quantity(np.array([np.nan, 1e-30]), "s"), "t", "[time]")
+    assert np.isnan(arr.magnitude[0])                      # arrays are checked by their users
+
+
+def test_file_dt_text_bounded_and_checked():
+    from fwdmodels.io.metadata import parse_time
+
+    with pytest.raises(FwdModelsError, match=r"the dt must be a text of at most 256 characters"):
+        parse_time("1" * 100_000 + " ms", None, "the dt")
+    with pytest.raises(FwdModelsError, match=r"the dt must be a text of at most 256"):
+        parse_time(1.0, "m" * 1000 + "s", "the dt")
+    with pytest.raises(FwdModelsError, match=r"the dt must be at least 1e-09 s \(1 ns\); got "
+                                             r"1e-30 s"):
+        parse_time("1e-30 s", None, "the dt")
+    with pytest.raises(FwdModelsError, match=r"the dt must be positive and finite; got inf s"):
+        parse_time(float("inf"), "s", "the dt")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FwdModelsError
-from ..units import ureg
+from ..units import MAX_TEXT, MIN_TIME, ureg
 
 __all__ = ["file_sha256", "build_metadata", "dumps", "parse_time", "quantity_text",
            "DT_KEYS", "UNIT_SUFFIXES"]
@@ -118,6 +118,11 @@ def parse_time(value, unit, where: str):
         value = value.decode()
     if isinstance(value, np.ndarray):
         value = value.item() if value.size == 1 else value
+    for text in (value, unit):
+        if isinstance(text, str) and len(text) > MAX_TEXT:
+            raise FwdModelsError(f"{where} must be a text of at most {MAX_TEXT} characters "
+                                 f"such as '0.1 ms'; got {len(text)} characters "
+                                 f"({text[:20]!r}...)")
     if isinstance(value, str) and unit is None:
         if _NUMBER.match(value):
             value = float(value)
@@ -148,4 +153,7 @@ def _check_time(q, where: str):
         raise FwdModelsError(f"{where} must be a time; got {q:~} (dimension {q.dimensionality})")
     if not (np.isfinite(q.magnitude) and q.magnitude > 0):
         raise FwdModelsError(f"{where} must be positive and finite; got {q:~}")
+    if q.to("s").magnitude < MIN_TIME:
+        raise FwdModelsError(f"{where} must be at least {MIN_TIME:g} s (1 ns); got {q:~}: "
+                             f"check its unit")
     return q
