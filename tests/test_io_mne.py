@@ -150,6 +150,63 @@ def test_membership_matrix_normals_and_no_parcellation(setup):
         [0, 0, 1.0], (N_SRC, 1)), LABELS), rtol=1e-12, atol=1e-12 * np.abs(b).max())
 
 
+def test_aggregation_default_is_the_mean_and_stated(setup):
+    """The forward's regions default to the mean (as region_leadfield and the command line),
+    and the details say so; sum stays available."""
+    fwd = setup["fwd"]
+    lf = fmne.read_forward_leadfield(fwd, LABELS)
+    assert lf.details["reduce"] == "mean"
+    assert lf.details["aggregation"].startswith("mean: ") and "equally" in \
+        lf.details["aggregation"]          # a discrete source space has no areas
+    summed = fmne.read_forward_leadfield(fwd, LABELS, reduce="sum", sign_flip=True)
+    assert summed.details["aggregation"].startswith("sum: ")
+    assert "label_sign_flip" in summed.details["aggregation"]
+
+
+def test_area_weighted_mean_with_given_or_source_space_areas(setup, monkeypatch):
+    fwd = setup["fwd"]
+    areas = np.random.default_rng(3).uniform(0.5, 2.0, N_SRC)
+    unweighted = by_hand(fwd, "eeg", setup["nn"], LABELS, "sum")      # per-vertex rows summed
+    expected = np.zeros_like(unweighted)
+    single = fmne.read_forward_leadfield(fwd, reduce="sum").L.magnitude   # one row per vertex
+    for r in range(R):
+        members = LABELS == r
+        expected[r] = (areas[members, None] * single[members]).sum(0) / areas[members].sum()
+    given = fmne.read_forward_leadfield(fwd, LABELS, areas=areas)
+    np.testing.assert_allclose(given.L.magnitude, expected, rtol=1e-12)
+    assert "areas (given)" in given.details["aggregation"]
+    monkeypatch.setattr(fmne, "source_areas", lambda src: areas)
+    from_src = fmne.read_forward_leadfield(fwd, LABELS)
+    np.testing.assert_allclose(from_src.L.magnitude, expected, rtol=1e-12)
+    assert "patch areas" in from_src.details["aggregation"]
+
+
+def test_source_areas_are_mne_patch_areas():
+    """A cortical source space on an icosahedron: each used vertex's patch area, summed by
+    loops over the triangles, and all patches together make the whole surface."""
+    from mne.source_space._source_space import _add_patch_info
+    from mne.surface import _get_ico_surface
+
+    ico = _get_ico_surface(2)                       # 162 vertices, ico-1 ones (42) first
+    rr, tris = ico["rr"] * 0.07, ico["tris"]
+    vertno = np.arange(42)
+    nearest = np.argmin(np.linalg.norm(rr[:, None] - rr[None, vertno], axis=2), axis=1)
+    s = dict(type="surf", rr=rr, tris=tris, vertno=vertno, nearest=vertno[nearest])
+    _add_patch_info(s)                              # MNE's own patch bookkeeping
+    got = fmne.source_areas([s])
+    expected = np.zeros(42)
+    total = 0.0
+    for a, b, c in tris:
+        area = 0.5 * np.linalg.norm(np.cross(rr[b] - rr[a], rr[c] - rr[a]))
+        total += area
+        for v in (a, b, c):
+            expected[nearest[v]] += area / 3
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert got.sum() == pytest.approx(total, rel=1e-12)
+    assert fmne.source_areas([dict(s, pinfo=None)]) is None
+    assert fmne.source_areas([dict(type="discrete", vertno=vertno)]) is None
+
+
 def test_labels_to_membership():
     lh = mne.Label(np.array([3, 5, 9]), hemi="lh", name="a-lh")
     rh = mne.Label(np.array([2, 4]), hemi="rh", name="a-rh")

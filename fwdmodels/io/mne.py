@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FwdModelsError, optional_import
-from ..leadfield.aggregation import region_leadfield
+from ..leadfield.aggregation import describe_reduction, region_leadfield
 from ._atomic import TEMP_SUFFIX, check_output_path
 from .writers import OutputFile
 
-__all__ = ["read_forward_leadfield", "ForwardLeadField", "RawOutputFile", "describe_fif",
-           "check_raw_name", "check_raw_output", "is_fif", "RAW_ENDINGS"]
+__all__ = ["read_forward_leadfield", "source_areas", "ForwardLeadField", "RawOutputFile",
+           "describe_fif", "check_raw_name", "check_raw_output", "is_fif", "RAW_ENDINGS"]
 
 #: Endings MNE-Python requires of a Raw file name (``raw.save`` warns or refuses otherwise).
 RAW_ENDINGS = ("raw.fif", "raw_sss.fif", "raw_tsss.fif", "_meg.fif", "_eeg.fif", "_ieeg.fif")
@@ -282,9 +282,36 @@ def _check_parcellation(p, n_vertices: int, where: str, origin: str):
                              f"region index per source vertex, or an (R, V) matrix")
 
 
+def _triangle_areas(rr: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    return 0.5 * np.linalg.norm(np.cross(rr[tris[:, 1]] - rr[tris[:, 0]],
+                                         rr[tris[:, 2]] - rr[tris[:, 0]]), axis=1)
+
+
+def source_areas(src):
+    """Area represented by each used source vertex, in m², or None when it is not known.
+
+    A cortical (``"surf"``) source space whose patch information MNE-Python computed
+    (``pinfo``/``patch_inds``: ``mne.setup_source_space(..., add_dist="patch")`` or
+    ``mne.add_source_space_distances``) gives each used vertex the area of its patch: the
+    full-resolution vertices nearest to it, each carrying a third of the area of its
+    triangles. Without patch information, or for volume and discrete source spaces, None.
+    """
+    parts = []
+    for s in src:
+        tris, pinfo, inds = s.get("tris"), s.get("pinfo"), s.get("patch_inds")
+        if s.get("type") != "surf" or tris is None or pinfo is None or inds is None:
+            return None
+        rr = np.asarray(s["rr"], dtype=float)
+        tri_area = _triangle_areas(rr, np.asarray(tris))
+        vertex_area = np.zeros(len(rr))
+        np.add.at(vertex_area, np.asarray(tris).ravel(), np.repeat(tri_area / 3.0, 3))
+        parts.append(np.array([vertex_area[pinfo[k]].sum() for k in inds]))
+    return np.concatenate(parts) if parts else None
+
+
 def read_forward_leadfield(forward, parcellation=None, *, modality: str = "eeg",
                            meg_channels: str | None = None, normals=None, reduce: str = "mean",
-                           sign_flip: bool = False, subjects_dir=None,
+                           areas=None, sign_flip: bool = False, subjects_dir=None,
                            subject: str | None = None) -> ForwardLeadField:
     """Region lead field ``(R, M)`` from an MNE-Python forward solution.
 
@@ -315,11 +342,16 @@ def read_forward_leadfield(forward, parcellation=None, *, modality: str = "eeg",
         (``mne.convert_forward_solution(fwd, force_fixed=True)``) is used as it is.
     reduce : {"mean", "sum"}
         How the vertices of a region combine (see :func:`fwdmodels.leadfield.region_leadfield`).
-        ``"mean"`` (default): the region's dipole moment is spread evenly over its vertices,
-        so the result does not depend on the density of the source space. ``"sum"``: every
-        vertex carries the region's moment.
+        ``"mean"`` (default, as everywhere in fwdmodels): the region's dipole moment is spread
+        over its vertices in proportion to their areas, so the result does not depend on the
+        density of the source space. ``"sum"``: every vertex carries the region's moment.
+    areas : array_like, shape (V,), optional
+        Vertex areas (any unit; only ratios matter for the mean). Default: the patch areas of
+        a cortical source space when MNE computed them (see :func:`source_areas`), otherwise
+        equal weights. The choice is stated in ``details["aggregation"]``.
     sign_flip : bool
-        Flip the vertices whose normal points against their region's dominant direction.
+        Flip the vertices whose normal points against their region's dominant direction
+        (MNE-Python's ``label_sign_flip`` rule).
     subjects_dir, subject
         Where annotations are read from (see ``parcellation``).
 
@@ -352,13 +384,19 @@ def read_forward_leadfield(forward, parcellation=None, *, modality: str = "eeg",
         nrm = _source_normals(fwd, where) if normals is None else normals
         orientation = ("free, projected on the source-space normals" if normals is None
                        else "free, projected on the given normals")
-    L = region_leadfield(data, p, normals=nrm, reduce=reduce, sign_flip=sign_flip)
+    if areas is None:
+        areas = source_areas(fwd["src"])
+        area_origin = None if areas is None else "the source space's patch areas"
+    else:
+        area_origin = "given"
+    L = region_leadfield(data, p, normals=nrm, areas=areas, reduce=reduce, sign_flip=sign_flip)
     chs = [dict(fwd["info"]["chs"][fwd["info"]["ch_names"].index(fwd["sol"]["row_names"][i])])
            for i in rows]
     details = {"channel_type": ch_type, "orientation": orientation, "n_sources": n_vertices,
                "source_spaces": [f"{s['type']} ({len(s['vertno'])} sources)"
                                  for s in fwd["src"]],
                "parcellation": origin, "reduce": reduce, "sign_flip": bool(sign_flip),
+               "aggregation": describe_reduction(reduce, area_origin, sign_flip),
                "subject": fwd["src"][0].get("subject_his_id")}
     if names is not None:
         details["regions"] = names

@@ -9,8 +9,15 @@ combination of vertex rows:
 
 with ``p`` the parcellation (one-hot from labels, or soft memberships), ``a`` the vertex
 areas, ``s`` an optional sign flip (±1 per vertex, aligning the normals of a region with
-its dominant direction, as MNE-Python's ``label_sign_flip``) and ``c_r = Σ_v p_rv a_v`` for a
-mean, 1 for a sum. Units pass through: a Quantity stays a Quantity in the same unit.
+its dominant direction by MNE-Python's ``label_sign_flip`` rule) and ``c_r = Σ_v p_rv a_v``
+for a mean, 1 for a sum. Units pass through: a Quantity stays a Quantity in the same unit.
+
+The default everywhere (:func:`region_leadfield`,
+:func:`fwdmodels.io.mne.read_forward_leadfield`, the command line) is the **mean**: a region's
+dipole moment is its total, spread over its vertices in proportion to their areas (equally
+when no areas are known), so the region lead field does not grow with the number of vertices
+of the source space. ``reduce="sum"`` gives every vertex the whole moment: the convention for
+moment densities and that of TVB's EEG monitor (which sums vertex columns per region).
 """
 
 from __future__ import annotations
@@ -21,7 +28,11 @@ from .._validation import as_float_array, check_finite, check_option
 from ..errors import FwdModelsError
 from ..units import as_quantity, is_brainunit_quantity
 
-__all__ = ["fixed_orientation", "parcellation_matrix", "sign_flips", "region_leadfield"]
+__all__ = ["fixed_orientation", "parcellation_matrix", "sign_flips", "region_leadfield",
+           "REDUCTIONS", "describe_reduction"]
+
+#: The ways vertices combine into a region, the default first.
+REDUCTIONS = ("mean", "sum")
 
 
 def _split_unit(L, name):
@@ -104,10 +115,25 @@ def parcellation_matrix(parcellation, n_vertices: int, n_regions: int | None = N
 
 
 def sign_flips(normals, membership) -> np.ndarray:
-    """Per region and vertex, ±1 aligning each normal with the region's dominant direction.
+    """Per region and vertex, the sign that aligns each normal with the region's direction.
 
-    The dominant direction is the first right singular vector of the region's (weighted)
-    normals, signed so that most of the region's weight points along it.
+    The rule of MNE-Python's ``mne.label_sign_flip`` (MNE 1.x, ``mne/label.py``), applied to
+    the vertices with a non-zero weight in each row of ``membership`` (unweighted, as MNE
+    takes a label's vertices): with ``n_v`` the unit normals of the region and ``u`` the
+    first right singular vector of the stacked normals, ``d_v = n_v · u``; if the mean of
+    ``d_v`` is negative every ``d_v`` changes sign; the flip is ``sign(d_v)`` (0 for a normal
+    exactly perpendicular to ``u``, as in MNE). Vertices outside a region get 1.
+
+    Parameters
+    ----------
+    normals : array_like, shape (V, 3)
+        Vertex normals (normalised here).
+    membership : array_like, shape (R, V)
+        Region weights (see :func:`parcellation_matrix`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (R, V)
     """
     membership = np.asarray(membership, dtype=float)
     nrm = _read_normals(normals, membership.shape[1])
@@ -116,16 +142,33 @@ def sign_flips(normals, membership) -> np.ndarray:
         idx = np.nonzero(row)[0]
         if idx.size == 0:
             continue
-        _, _, vt = np.linalg.svd(row[idx, None] * nrm[idx], full_matrices=False)
-        s = np.sign(nrm[idx] @ vt[0])
-        s[s == 0] = 1.0
-        if np.sum(row[idx] * s) < 0:
-            s = -s
-        flips[r, idx] = s
+        _, _, vt = np.linalg.svd(nrm[idx], full_matrices=False)
+        dots = nrm[idx] @ vt[0]
+        if np.mean(dots) < 0:
+            dots = -dots
+        flips[r, idx] = np.sign(dots)
     return flips
 
 
-def region_leadfield(L_vertex, parcellation, *, normals=None, areas=None, reduce="sum",
+def describe_reduction(reduce: str, areas: str | None = None, sign_flip: bool = False) -> str:
+    """One sentence for output metadata: how vertices were combined into regions.
+
+    ``areas`` says where the vertex areas came from (None: no areas, equal weights).
+    """
+    check_option(reduce, "reduce", REDUCTIONS)
+    if reduce == "mean":
+        text = ("mean: the region's dipole moment spread over its vertices "
+                + (f"in proportion to their areas ({areas})" if areas else "equally (no vertex "
+                   "areas known)"))
+    else:
+        text = ("sum: every vertex carries the region's whole moment"
+                + (f", vertex rows weighted by their areas ({areas})" if areas else ""))
+    if sign_flip:
+        text += "; signs flipped by MNE-Python's label_sign_flip rule"
+    return text
+
+
+def region_leadfield(L_vertex, parcellation, *, normals=None, areas=None, reduce="mean",
                      sign_flip=False):
     """Region lead field ``(R, M)`` from a vertex lead field.
 
@@ -141,17 +184,19 @@ def region_leadfield(L_vertex, parcellation, *, normals=None, areas=None, reduce
         Vertex normals (for free orientation and for ``sign_flip``).
     areas : array_like, shape (V,), optional
         Vertex areas (any unit, only ratios matter for a mean) weighting each vertex.
-    reduce : {"sum", "mean"}
-        Sum the (weighted) vertex rows, or take their weighted mean.
+    reduce : {"mean", "sum"}
+        ``"mean"`` (default): the area-weighted mean of the vertex rows (equal weights without
+        ``areas``): the region's moment spread over its vertices. ``"sum"``: the (weighted)
+        sum, every vertex carrying the whole moment (moment densities; TVB's convention).
     sign_flip : bool
         Flip vertices whose normal points against the region's dominant direction, so that
-        opposite walls of a sulcus do not cancel.
+        opposite walls of a sulcus do not cancel (MNE-Python's rule, see :func:`sign_flips`).
 
     Returns
     -------
     (R, M) array or Quantity (same unit as ``L_vertex``).
     """
-    check_option(reduce, "reduce", ("sum", "mean"))
+    check_option(reduce, "reduce", REDUCTIONS)
     values, unit = _split_unit(L_vertex, "L_vertex")
     values = as_float_array(L_vertex if values is None else values, "L_vertex", (2, 3))
     n_rows = values.shape[0]
@@ -165,9 +210,9 @@ def region_leadfield(L_vertex, parcellation, *, normals=None, areas=None, reduce
     weights = membership.copy()
     if areas is not None:
         a = as_float_array(getattr(areas, "magnitude", areas), "areas", (1,))
-        if a.shape != (n_vertices,) or np.any(a < 0):
-            raise FwdModelsError(f"`areas` must be {n_vertices} non-negative values; got shape "
-                                 f"{a.shape}")
+        if a.shape != (n_vertices,) or not np.all(np.isfinite(a)) or np.any(a < 0):
+            raise FwdModelsError(f"`areas` must be {n_vertices} finite non-negative values; got "
+                                 f"shape {a.shape}, smallest {float(np.min(a, initial=0))!r}")
         weights = weights * a[None, :]
     if reduce == "mean":
         total = weights.sum(axis=1, keepdims=True)
