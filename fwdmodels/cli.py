@@ -116,8 +116,9 @@ def _sensor_options(p, modality):
                    help="with a -fwd.fif: the region of each source vertex, an .npy of "
                         "integers (-1 for none) or an (R, V) weight matrix; or a FreeSurfer "
                         "annotation (aparc, or an .annot file) of the forward's subject in "
-                        "$SUBJECTS_DIR. Regions are the mean of their vertices, each "
-                        "oriented along its normal. Default: one region per source")
+                        "$SUBJECTS_DIR. Regions are the mean of their vertices (area-"
+                        "weighted when the source space has MNE patch areas), each oriented "
+                        "along its normal. Default: one region per source")
     if modality == "meg":
         p.add_argument("--meg-channels", choices=("mag", "grad"),
                        help="with a -fwd.fif holding both: magnetometers (T/(A*m), output fT)"
