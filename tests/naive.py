@@ -91,3 +91,86 @@ def sample_covariance(e):
         for j in range(m):
             c[i, j] = sum(e[k, i] * e[k, j] for k in range(n)) / n
     return c
+
+
+# ---------------------------------------------------------------------- hemodynamic response
+def spm_gpdf(x, h, rate):
+    """SPM12's spm_Gpdf(x, h, l), one value: gamma density of shape h and rate l at x.
+
+    spm_Gpdf.m lines 77-101 (github.com/spm/spm12 r7771): 0 for x < 0; Inf at x = 0 if h < 1
+    and l if h == 1; otherwise exp((h - 1) log x + h log l - l x - gammaln(h)).
+    """
+    if x < 0:
+        return 0.0
+    if x == 0:
+        return math.inf if h < 1 else (rate if h == 1 else 0.0)
+    return math.exp((h - 1) * math.log(x) + h * math.log(rate) - rate * x - math.lgamma(h))
+
+
+def spm12_hrf(RT, p=(6, 16, 1, 1, 6, 0, 32), T=16):
+    """SPM12's spm_hrf(RT, p, T), line by line (spm_hrf.m lines 59-63, SPM12 r7771).
+
+    dt = RT/T;  u = [0:ceil(p(7)/dt)] - p(6)/dt;
+    hrf = spm_Gpdf(u, p(1)/p(3), dt/p(3)) - spm_Gpdf(u, p(2)/p(4), dt/p(4))/p(5);
+    hrf = hrf([0:floor(p(7)/RT)]*T + 1);  hrf = hrf'/sum(hrf);
+    (MATLAB's 1-based index k*T + 1 is the 0-based index k*T here.)
+    """
+    dt = RT / T
+    micro = []
+    for j in range(math.ceil(p[6] / dt) + 1):
+        u = j - p[5] / dt
+        micro.append(spm_gpdf(u, p[0] / p[2], dt / p[2])
+                     - spm_gpdf(u, p[1] / p[3], dt / p[3]) / p[4])
+    kept = [micro[k * T] for k in range(math.floor(p[6] / RT) + 1)]
+    total = sum(kept)
+    return np.array([value / total for value in kept])
+
+
+def spm_double_gamma(t, dt=1.0):
+    """SPM's spm_hrf.m formula with p = [6 16 1 1 6 0 32] at the time t (s), unnormalised.
+
+    spm_Gpdf(u, h, l) is the gamma density of shape h and rate l on the sample index u;
+    with u = t / dt, h = p1/p3, l = dt/p3 it is dt times the density of shape 6, scale 1 s.
+    """
+    u = t / dt
+    return spm_gpdf(u, 6.0, dt) - spm_gpdf(u, 16.0, dt) / 6.0
+
+
+def glover_formula(t, n1=6.0, t1=0.9, n2=12.0, t2=0.9, a2=0.35):
+    """Glover (1999) HRF at the time t (s): peak-normalised gamma variates, d_i = n_i t_i."""
+    d1, d2 = n1 * t1, n2 * t2
+    return ((t / d1) ** n1 * math.exp(-(t - d1) / t1)
+            - a2 * (t / d2) ** n2 * math.exp(-(t - d2) / t2))
+
+
+# ---------------------------------------------------------------------- SPM's Balloon model
+def spm_log_balloon_rhs(x, z, H):
+    """dx/dt of SPM's hemodynamic state equation in log space, for one region.
+
+    x = (s, ln f, ln v, ln q); H = (kappa, gamma, tau, alpha, E0) at the prior means of the
+    log-scalings (exp(0) = 1). Transcribed from SPM12 spm_fx_fmri.m lines 176-204 and
+    BayespRF spm_prf_fx.m lines 45-76 (the same lines, their H differs):
+        ff = (1 - (1 - E0)^(1/f))/E0;  fv = v^(1/alpha)
+        ds = z - kappa s - gamma (f - 1);  dln f = s/f;  dln v = (f - fv)/(tau v)
+        dln q = (ff f - fv q/v)/(tau q)
+    """
+    kappa, gamma, tau, alpha, e0 = H
+    s = x[0]
+    f, v, q = math.exp(x[1]), math.exp(x[2]), math.exp(x[3])
+    fv = v ** (1.0 / alpha)
+    ff = (1.0 - (1.0 - e0) ** (1.0 / f)) / e0
+    return [z - kappa * s - gamma * (f - 1.0),
+            s / f,
+            (f - fv) / (tau * v),
+            (ff * f - fv * q / v) / (tau * q)]
+
+
+def spm_revised_bold(ln_v, ln_q, V0_percent, E0, nu0, r0, TE, epsilon):
+    """SPM's revised BOLD output, in per cent (spm_gx_fmri.m lines 26-59 of SPM12;
+    spm_prf_gx.m lines 38-85 of BayespRF): k1 = 4.3 nu0 E0 TE, k2 = ep r0 E0 TE, k3 = 1 - ep,
+    y = V0 (k1 (1 - q) + k2 (1 - q/v) + k3 (1 - v))."""
+    k1 = 4.3 * nu0 * E0 * TE
+    k2 = epsilon * r0 * E0 * TE
+    k3 = 1.0 - epsilon
+    v, q = math.exp(ln_v), math.exp(ln_q)
+    return V0_percent * (k1 * (1.0 - q) + k2 * (1.0 - q / v) + k3 * (1.0 - v))
