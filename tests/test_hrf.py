@@ -3,23 +3,26 @@
 Oracles are independent of the code under test: the nonlinear ODE (simulate_bold), the
 closed-form steady state, a finite-difference Jacobian of the model's own right-hand side
 integrated by solve_ivp, direct (non-FFT) convolution, and the published formulas and
-statements for the classical kernels.
+statements for the classical kernels (transcribed in tests/naive.py, SPM12's spm_hrf.m line by
+line among them).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 import scipy.integrate
 import scipy.optimize
-import scipy.stats
 
+import naive
 from fwdmodels.errors import FwdModelsError
 from fwdmodels.hemodynamics.balloon import simulate_bold
 from fwdmodels.hemodynamics.equations import observe, pack_params, rhs
 from fwdmodels.hemodynamics.hrf import (balloon_kernel, balloon_linear_system, convolve_hrf,
                                         gamma_hrf, glover_hrf, kernel_times, spm_hrf,
-                                        volterra_kernel)
+                                        spm_hrf_bin_average, volterra_kernel)
 from fwdmodels.hemodynamics.params import resolve_params
 from fwdmodels.hemodynamics.sampling import sample_tr
 from fwdmodels.hemodynamics.steady_state import steady_state
@@ -165,20 +168,63 @@ def test_numerical_volterra_kernel_converges_at_second_order():
 
 # ---------------------------------------------------------------------- classical kernels
 def _spm_formula(t, dt):
-    """SPM's spm_hrf.m formula with p = [6 16 1 1 6 0 32], on the time grid t (s).
-
-    spm_Gpdf(u, h, l) is the gamma density of shape h and rate l on the sample index u;
-    with u = t / dt, h = p1/p3, l = dt/p3 it is dt times the density of shape 6, scale 1 s.
-    """
-    u = t / dt
-    g1 = scipy.stats.gamma.pdf(u, 6 / 1, scale=1 / (dt / 1))
-    g2 = scipy.stats.gamma.pdf(u, 16 / 1, scale=1 / (dt / 1))
-    return g1 - g2 / 6
+    """SPM's double gamma (naive.spm_double_gamma) on an array of times t (s)."""
+    return np.array([naive.spm_double_gamma(x, dt) for x in np.atleast_1d(t)])
 
 
-def test_spm_hrf_matches_the_spm_formula_and_its_peaks():
+def _glover_formula(t, **shape):
+    return np.array([naive.glover_formula(x, **shape) for x in np.atleast_1d(t)])
+
+
+@pytest.mark.parametrize("RT", [2.0, 0.5, 1.0, 2.5, 3.0, 0.72, 1 / 16, 7.0])
+def test_spm_hrf_is_spm12s_vector(RT):
+    # naive.spm12_hrf transcribes SPM12's spm_hrf.m (microtime grid RT/16, every 16th value).
+    expected = naive.spm12_hrf(RT)
+    hrf = spm_hrf(f"{RT!r} s")
+    assert hrf.units == ureg.dimensionless
+    assert hrf.shape == expected.shape == (math.floor(32 / RT) + 1,)
+    np.testing.assert_allclose(hrf.magnitude, expected, rtol=1e-12, atol=1e-15)
+    assert hrf.magnitude.sum() == pytest.approx(1.0, abs=1e-13)
+
+
+def test_spm_hrf_printed_values_and_other_parameters():
+    # SPM12: spm_hrf(2) = 0, 0.0866, 0.3749, 0.3849, 0.2161, ... (17 values, 0 to 32 s)
+    hrf = spm_hrf("2 s").magnitude
+    np.testing.assert_allclose(hrf[:5], [0, 0.0866, 0.3749, 0.3849, 0.2161], atol=5e-5)
+    assert hrf.size == 17
+    # every parameter of p: spm_hrf(1.5, [5 15 0.9 1.1 4 1.3 30])
+    p = (5, 15, 0.9, 1.1, 4, 1.3, 30)
+    ours = spm_hrf("1.5 s", "30 s", delay="5 s", undershoot="15 s", dispersion="0.9 s",
+                   undershoot_dispersion="1.1 s", ratio=1 / 4, onset="1.3 s").magnitude
+    np.testing.assert_allclose(ours, naive.spm12_hrf(1.5, p), rtol=1e-12, atol=1e-15)
+    # SPM's microtime resolution T does not change the values (they sit at t = k RT)
+    np.testing.assert_allclose(naive.spm12_hrf(2.0, T=26), hrf, rtol=1e-12, atol=1e-15)
+
+
+def test_spm_hrf_differs_from_the_bin_average_by_39_percent_at_2_s():
+    spm = naive.spm12_hrf(2.0)
+    bins = spm_hrf_bin_average("2 s").magnitude * 2.0   # unit sum, 16 bins of [2k, 2k + 2)
+    gap = np.abs(bins - spm[:16]).max() / spm.max()
+    assert 0.385 < gap < 0.40
+    # and they converge as dt -> 0 (bin average ~ the sample at the bin's centre)
+    fine = naive.spm12_hrf(0.01)
+    fine_bins = spm_hrf_bin_average("0.01 s").magnitude * 0.01
+    assert np.abs(fine_bins - 0.5 * (fine[:-1] + fine[1:])).max() < 1e-4 * fine.max()
+
+
+def test_spm_hrf_convolution_is_spms_design_column():
+    # SPM: X[n] = sum_m hrf[n - m] u[m]; convolve_hrf with spm_hrf(dt) / dt gives it row by row
+    rng = np.random.default_rng(5)
+    u = rng.normal(size=(60, 2))
+    dt = ureg.Quantity(2.0, "s")
+    hrf = spm_hrf(dt)
+    direct = np.stack([np.convolve(u[:, j], naive.spm12_hrf(2.0))[:60] for j in range(2)], 1)
+    np.testing.assert_allclose(convolve_hrf(u, dt, hrf / dt).magnitude, direct, atol=1e-13)
+
+
+def test_spm_hrf_bin_average_matches_the_spm_formula_and_its_peaks():
     dt = 0.01
-    kernel = spm_hrf(f"{dt} s")
+    kernel = spm_hrf_bin_average(f"{dt} s")
     assert kernel.units == ureg("1/s").units and kernel.shape == (3200,)
     np.testing.assert_allclose(kernel.magnitude.sum() * dt, 1.0, rtol=1e-12)
     centres = (np.arange(3200) + 0.5) * dt
@@ -188,18 +234,18 @@ def test_spm_hrf_matches_the_spm_formula_and_its_peaks():
     np.testing.assert_allclose(kernel.magnitude, reference, atol=2e-5 * reference.max())
     # Published facts: the response peaks at (6/1 - 1) * 1 = 5 s (the gamma's mode), the
     # undershoot's trough lies between 15 and 16 s; locate them on the formula itself.
-    peak = scipy.optimize.minimize_scalar(lambda t: -_spm_formula(t, 1.0), (3, 5, 8)).x
-    trough = scipy.optimize.minimize_scalar(lambda t: _spm_formula(t, 1.0), (12, 15.5, 20)).x
+    peak = scipy.optimize.minimize_scalar(lambda t: -naive.spm_double_gamma(t), (3, 5, 8)).x
+    trough = scipy.optimize.minimize_scalar(lambda t: naive.spm_double_gamma(t),
+                                            (12, 15.5, 20)).x
     assert abs(peak - 5.0) < 0.05 and 15.0 < trough < 16.0
     assert abs(_peak_time(kernel, dt) - peak) <= dt
     assert abs(_trough_time(kernel, dt) - trough) <= dt
-
-
-def _glover_formula(t, n1=6.0, t1=0.9, n2=12.0, t2=0.9, a2=0.35):
-    """Glover (1999): peak-normalised gamma variates, d_i = n_i t_i."""
-    d1, d2 = n1 * t1, n2 * t2
-    return ((t / d1) ** n1 * np.exp(-(t - d1) / t1)
-            - a2 * (t / d2) ** n2 * np.exp(-(t - d2) / t2))
+    # exactly the bin integrals of the formula (by quadrature), at a coarse dt
+    coarse = spm_hrf_bin_average("2 s").magnitude
+    integrals = np.array([scipy.integrate.quad(naive.spm_double_gamma, 2 * k, 2 * k + 2,
+                                               epsabs=1e-14)[0] for k in range(16)])
+    np.testing.assert_allclose(coarse * 2, integrals / integrals.sum(), rtol=1e-9,
+                               atol=1e-12)
 
 
 def test_glover_hrf_matches_the_paper():
@@ -218,12 +264,12 @@ def test_glover_hrf_matches_the_paper():
     undershoot = glover_hrf(f"{dt} s", n1=12.0, a2=0.0)   # same shape as the undershoot term
     assert abs(_peak_time(undershoot, dt) - 10.8) <= dt
     # The composite: its extrema where the paper's formula has them.
-    peak = scipy.optimize.minimize_scalar(lambda t: -_glover_formula(t), (3, 5.3, 8)).x
-    trough = scipy.optimize.minimize_scalar(lambda t: _glover_formula(t), (9, 12, 20)).x
+    peak = scipy.optimize.minimize_scalar(lambda t: -naive.glover_formula(t), (3, 5.3, 8)).x
+    trough = scipy.optimize.minimize_scalar(lambda t: naive.glover_formula(t), (9, 12, 20)).x
     assert abs(_peak_time(kernel, dt) - peak) <= dt
     assert abs(_trough_time(kernel, dt) - trough) <= dt
     # The undershoot's depth relative to the peak follows from the formula.
-    depth = -_glover_formula(trough) / _glover_formula(peak)
+    depth = -naive.glover_formula(trough) / naive.glover_formula(peak)
     np.testing.assert_allclose(-kernel.magnitude.min() / kernel.magnitude.max(), depth,
                                rtol=1e-3)
 
@@ -299,6 +345,11 @@ def test_tr_sampling_matches_simulate_bold_grid():
     (lambda: balloon_kernel("nope", "0.1 s"), r"`params` must be one of"),
     (lambda: spm_hrf("0.1 s", delay=6), r"`delay` must carry a unit"),
     (lambda: spm_hrf("0.1 s", ratio=float("nan")), r"`ratio` must be finite"),
+    (lambda: spm_hrf(), r"`dt` is required"),
+    (lambda: spm_hrf("2 s", "1 s"), r"`duration` must be at least one step"),
+    (lambda: spm_hrf("0.1 s", delay="0.5 s"), r"spm_hrf: the samples have no finite positive"),
+    (lambda: spm_hrf_bin_average("0.1 s", dispersion=1), r"`dispersion` must carry a unit"),
+    (lambda: spm_hrf_bin_average("0.1 s", onset="-1 s"), r"`onset` must be non-negative"),
     (lambda: glover_hrf("0.1 s", n1=-1), r"`n1` must be positive"),
     (lambda: gamma_hrf("0.1 s", delay="-1 s"), r"`delay` must be non-negative"),
     (lambda: gamma_hrf("0.1 s", "2 s", delay="5 s"), r"no positive area"),

@@ -2,7 +2,7 @@
 
 from .balloon import BOLDSignal, choose_hemo_dt, simulate_bold
 from .hrf import (balloon_kernel, balloon_linear_system, convolve_hrf, gamma_hrf, glover_hrf,
-                  kernel_times, spm_hrf, volterra_kernel)
+                  kernel_times, spm_hrf, spm_hrf_bin_average, volterra_kernel)
 from .integrators import TABLEAUX, Tableau
 from .params import OBSERVATIONS, BalloonParams
 from .presets import PRESETS
@@ -12,5 +12,6 @@ from .steady_state import steady_state
 __all__ = ["BOLDSignal", "simulate_bold", "choose_hemo_dt", "BalloonParams", "PRESETS",
            "OBSERVATIONS",
            "steady_state", "sample_tr", "TABLEAUX", "Tableau", "balloon_kernel",
-           "balloon_linear_system", "volterra_kernel", "spm_hrf", "glover_hrf", "gamma_hrf",
+           "balloon_linear_system", "volterra_kernel", "spm_hrf", "spm_hrf_bin_average",
+           "glover_hrf", "gamma_hrf",
            "convolve_hrf", "kernel_times"]

@@ -9,13 +9,14 @@ hemodynamic response function (HRF). This module gives
 * :func:`volterra_kernel`: the first-order Volterra kernel of the nonlinear model (Friston et
   al. 2000), analytically (it *is* the linearised impulse response) or numerically from the
   nonlinear model's responses to small pulses;
-* the classical kernels of the fMRI literature: :func:`spm_hrf` (SPM's canonical
-  double gamma), :func:`glover_hrf` (Glover 1999) and :func:`gamma_hrf` (Boynton et al. 1996);
+* the classical kernels of the fMRI literature: SPM's canonical double gamma, both as
+  SPM12's own vector (:func:`spm_hrf`) and as bin averages (:func:`spm_hrf_bin_average`),
+  :func:`glover_hrf` (Glover 1999) and :func:`gamma_hrf` (Boynton et al. 1996);
 * :func:`convolve_hrf`: FFT convolution of a whole ``(T, N)`` or ``(B, T, N)`` series with a
   kernel, on the time convention of :func:`~fwdmodels.hemodynamics.simulate_bold`.
 
-The sampling convention (shared by every kernel here)
------------------------------------------------------
+The sampling convention (shared by every kernel here but :func:`spm_hrf`)
+---------------------------------------------------------------------------
 A kernel is a 1-D :class:`pint.Quantity` in ``1/s``: ``kernel[k]`` is the *average* of the
 continuous impulse response ``g(t)`` over the bin ``[k dt, (k + 1) dt)``::
 
@@ -38,6 +39,13 @@ The Balloon kernel carries the model's gain (BOLD fraction per unit of ``z``). T
 kernels are shapes: they are scaled to unit area (``sum(kernel) * dt == 1``), as SPM and
 nilearn scale theirs to unit sum; multiply by a gain to give them an amplitude (e.g. the
 Balloon model's steady-state gain ``balloon_kernel(...).sum() * dt``).
+
+The one exception is :func:`spm_hrf`, which returns exactly what SPM12's ``spm_hrf(RT)``
+returns, so that its numbers can be compared with SPM's: *point samples* of the double gamma
+at ``t = k dt``, ``k = 0 .. floor(duration / dt)``, dimensionless and scaled to unit *sum*.
+Divide it by ``dt`` to use it with :func:`convolve_hrf` (see its documentation for the
+one-step difference in time convention); :func:`spm_hrf_bin_average` is the same double
+gamma under this module's convention.
 
 References
 ----------
@@ -67,7 +75,7 @@ from .params import resolve_params
 from .sampling import TR_MODES, sample_tr, tr_ratio
 
 __all__ = ["balloon_linear_system", "balloon_kernel", "volterra_kernel", "spm_hrf",
-           "glover_hrf", "gamma_hrf", "convolve_hrf", "kernel_times"]
+           "spm_hrf_bin_average", "glover_hrf", "gamma_hrf", "convolve_hrf", "kernel_times"]
 
 _KERNEL_UNIT = "1/s"
 
@@ -303,25 +311,26 @@ def volterra_kernel(params="friston2003", dt=None, duration="32 s", *, amplitude
 
 
 # ---------------------------------------------------------------------- classical kernels
-def spm_hrf(dt=None, duration="32 s", *, delay="6 s", undershoot="16 s", dispersion="1 s",
-            undershoot_dispersion="1 s", ratio=1.0 / 6.0, onset="0 s"):
-    """SPM's canonical HRF: a difference of two gamma densities (Friston et al. 1998, SPM).
+_SPM_SHAPE_DOC = """
+    SPM's canonical HRF (Friston et al. 1998; SPM12 ``spm_hrf.m``) is the difference of two
+    gamma densities::
 
-    ``g(t) = G(t - onset; delay/dispersion, dispersion)
-    - ratio * G(t - onset; undershoot/undershoot_dispersion, undershoot_dispersion)``,
-    where ``G(t; a, b)`` is the gamma density of shape ``a`` and scale ``b`` (s). The
-    defaults are those of SPM's ``spm_hrf.m`` ``p = [6 16 1 1 6 0 32]``: delay of response
-    6 s, delay of undershoot 16 s, dispersions 1 s, ratio of response to undershoot 6 (so
+        g(t) = G(t - onset; delay/dispersion, dispersion)
+               - ratio * G(t - onset; undershoot/undershoot_dispersion, undershoot_dispersion),
+
+    where ``G(t; a, b) = t^(a-1) exp(-t/b) / (Gamma(a) b^a)`` for ``t > 0`` (0 before) is the
+    gamma density of shape ``a`` and scale ``b`` (s). The defaults are SPM12's
+    ``p = [6 16 1 1 6 0 32]`` (``spm_defaults.m``, ``stats.fmri.hrf``): delay of response 6 s,
+    delay of undershoot 16 s, dispersions 1 s, ratio of response to undershoot 6 (so
     ``ratio = 1/6`` here), onset 0 s, length 32 s. SPM evaluates
-    ``spm_Gpdf(u, p(1)/p(3), dt/p(3))`` on the sample index ``u``, which is the same density
-    in seconds. The first gamma's mode is ``(delay/dispersion - 1) * dispersion`` = 5 s, the
-    second's 15 s; the composite peaks at ~5.0 s and has its undershoot trough at ~15.7 s
-    (the tail of the first gamma pulls the trough later), 0.089 times as deep as the peak.
+    ``spm_Gpdf(u, p(1)/p(3), dt/p(3))`` on the microtime index ``u`` (step ``RT/16``), which
+    is ``RT/16`` times the same density in seconds. The first gamma's mode is
+    ``(delay/dispersion - 1) * dispersion`` = 5 s, the second's 15 s; the composite peaks at
+    ~5.0 s and has its undershoot trough at ~15.7 s (the tail of the first gamma pulls the
+    trough later), 0.089 times as deep as the peak.
+"""
 
-    Parameters
-    ----------
-    dt : pint.Quantity or str
-        Time step (required), e.g. ``"0.1 s"``.
+_SPM_PARAMETERS_DOC = """
     duration : pint.Quantity or str
         Kernel length (SPM's ``p(7)``, 32 s).
     delay, undershoot : pint.Quantity or str
@@ -332,22 +341,125 @@ def spm_hrf(dt=None, duration="32 s", *, delay="6 s", undershoot="16 s", dispers
         Amplitude of the undershoot's density relative to the response's (``1 / p(5)``).
     onset : pint.Quantity or str
         Shift of the whole response (``p(6)``), >= 0.
+"""
 
-    Returns
-    -------
-    kernel : pint.Quantity, shape (K,), in 1/s
-        Bin averages (module convention), scaled to unit area (SPM scales to unit sum).
-    """
-    dt_s, bins = _grid(dt, duration)
+
+def _spm_parameters(delay, undershoot, dispersion, undershoot_dispersion, ratio, onset):
+    """The double gamma's parameters in seconds: ``(shape1, scale1, shape2, scale2, ratio,
+    onset)``."""
     d1, d2 = _seconds(delay, "delay"), _seconds(undershoot, "undershoot")
     s1 = _seconds(dispersion, "dispersion")
     s2 = _seconds(undershoot_dispersion, "undershoot_dispersion")
     t0 = _seconds(onset, "onset", allow_zero=True)
-    ratio = _finite(ratio, "ratio")
+    return d1 / s1, s1, d2 / s2, s2, _finite(ratio, "ratio"), t0
+
+
+def spm_hrf(dt=None, duration="32 s", *, delay="6 s", undershoot="16 s", dispersion="1 s",
+            undershoot_dispersion="1 s", ratio=1.0 / 6.0, onset="0 s"):
+    """SPM12's canonical HRF, exactly the vector ``spm_hrf(RT)`` returns (``RT = dt``).
+
+    {shape}
+
+    What SPM returns, and this function with it, is the double gamma *sampled* at
+    ``t = k RT`` and scaled to unit *sum*::
+
+        hrf[k] = g(k RT) / sum_{{j=0}}^{{K-1}} g(j RT),   k = 0 .. K-1,   K = floor(p7 / RT) + 1.
+
+    (``spm_hrf.m`` of SPM12 r7771, lines 59-63: it evaluates ``g`` on its microtime grid of
+    step ``RT/T``, ``T = 16``, then keeps every ``T``-th value, ``hrf([0:floor(p(7)/RT)]*T +
+    1)``, i.e. ``t = k RT`` exactly; ``T`` does not change the values.) For ``RT = 2 s``:
+    ``0, 0.0866, 0.3749, 0.3849, 0.2161, 0.0769, 0.0016, -0.0306, ...``, 17 values from 0 to
+    32 s. These point samples differ from the bin averages of :func:`spm_hrf_bin_average`
+    (times ``dt``) by up to 39 % of the peak at ``RT = 2 s``; they agree as ``dt`` -> 0.
+
+    Parameters
+    ----------
+    dt : pint.Quantity or str
+        Sampling interval, SPM's ``RT`` (required), e.g. ``"2 s"``.
+    {parameters}
+
+    Returns
+    -------
+    hrf : pint.Quantity, shape (K,), dimensionless
+        SPM's vector: ``hrf[k]`` is the response at ``t = k dt`` (the first value is at
+        ``t = 0``), ``sum(hrf) == 1``. ``K = floor(duration / dt) + 1`` (a ratio within 1e-9
+        of a whole number counts as it), so the last sample is at ``t <= duration``.
+
+    Notes
+    -----
+    SPM convolves this vector with a design's stick functions, ``X[n] = sum_m hrf[n - m]
+    u[m]``. ``convolve_hrf(z, dt, spm_hrf(dt) / dt)`` (``dt`` a Quantity) computes the same
+    numbers, row for row; :func:`convolve_hrf` labels row ``n`` ``t = (n + 1) dt`` (input held
+    over each step), SPM ``t = n dt`` (an impulse at each sample). For the exact
+    discretisation under the zero-order hold, use :func:`spm_hrf_bin_average`.
+    """
+    dt_s = _grid(dt, duration)[0]       # dt required, with its unit; duration >= dt
+    duration_s = _seconds(duration, "duration")
+    ratio_steps = duration_s / dt_s
+    nearest = round(ratio_steps)
+    whole = nearest if abs(ratio_steps - nearest) <= 1e-9 * max(1.0, ratio_steps) else \
+        math.floor(ratio_steps)
+    count = int(whole) + 1
+    if count > 50_000_001:
+        raise FwdModelsError(f"`duration` / `dt` must be at most 5e7 samples; got {count} "
+                             f"(duration = {duration_s:g} s, dt = {dt_s:g} s)")
+    a1, b1, a2, b2, ratio, t0 = _spm_parameters(delay, undershoot, dispersion,
+                                                undershoot_dispersion, ratio, onset)
+    import scipy.stats  # imported here: it is slow to import
+    t = np.arange(count) * dt_s - t0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = (scipy.stats.gamma.pdf(t, a1, scale=b1)
+                  - ratio * scipy.stats.gamma.pdf(t, a2, scale=b2))
+    total = float(values.sum())
+    if not (np.isfinite(total) and total > 0):
+        raise FwdModelsError(f"spm_hrf: the samples have no finite positive sum (sum "
+                             f"{total!r}): a shape delay/dispersion below 1 is infinite at the "
+                             f"onset, or `duration` is too short; got dt = {dt_s:g} s, "
+                             f"duration = {duration_s:g} s")
+    return ureg.Quantity(np.ascontiguousarray(values / total), "dimensionless")
+
+
+def spm_hrf_bin_average(dt=None, duration="32 s", *, delay="6 s", undershoot="16 s",
+                        dispersion="1 s", undershoot_dispersion="1 s", ratio=1.0 / 6.0,
+                        onset="0 s"):
+    """SPM's canonical HRF as bin averages of unit area (this module's kernel convention).
+
+    {shape}
+
+    This function returns, unlike SPM's own :func:`spm_hrf`, the average of ``g`` over each
+    bin, scaled to unit *area*::
+
+        kernel[k] = (1/dt) integral_{{k dt}}^{{(k+1) dt}} g(s) ds / integral_0^{{K dt}} g(s) ds,
+        k = 0 .. K-1,   K = ceil(duration / dt),
+
+    computed exactly from the gamma distribution functions. It is the exact kernel for an
+    input held over each step (see the module documentation), and ``sum(kernel) * dt == 1``.
+    ``dt * kernel`` tends to :func:`spm_hrf` as ``dt`` -> 0, shifted by half a step; at
+    ``dt = 2 s`` the two differ by up to 39 % of the peak.
+
+    Parameters
+    ----------
+    dt : pint.Quantity or str
+        Time step (required), e.g. ``"0.1 s"``.
+    {parameters}
+
+    Returns
+    -------
+    kernel : pint.Quantity, shape (K,), in 1/s
+        Bin averages (module convention), scaled to unit area.
+    """
+    dt_s, bins = _grid(dt, duration)
+    a1, b1, a2, b2, ratio, t0 = _spm_parameters(delay, undershoot, dispersion,
+                                                undershoot_dispersion, ratio, onset)
     edges = np.arange(bins + 1) * dt_s
-    values = (_gamma_bins(edges, d1 / s1, s1, t0)
-              - ratio * _gamma_bins(edges, d2 / s2, s2, t0))
-    return _unit_area(values, dt_s, "spm_hrf")
+    values = _gamma_bins(edges, a1, b1, t0) - ratio * _gamma_bins(edges, a2, b2, t0)
+    return _unit_area(values, dt_s, "spm_hrf_bin_average")
+
+
+for _function in (spm_hrf, spm_hrf_bin_average):
+    _function.__doc__ = _function.__doc__.format(shape=_SPM_SHAPE_DOC.strip(),
+                                                 parameters=_SPM_PARAMETERS_DOC.strip())
+del _function
 
 
 def glover_hrf(dt=None, duration="32 s", *, n1=6.0, t1="0.9 s", n2=12.0, t2="0.9 s", a2=0.35):
