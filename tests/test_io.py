@@ -240,3 +240,151 @@ def test_sha256_matches_hashlib(tmp_path, data):
     np.save(tmp_path / "a.npy", data)
     assert fio.file_sha256(tmp_path / "a.npy", block=1000) == \
         hashlib.sha256((tmp_path / "a.npy").read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------ hostile files
+from hostile_files import h5_outside, mat73, npy_with_header, npz_bad_deflate  # noqa: E402
+
+_COMPLEX = "holds complex numbers .*will not drop the imaginary part"
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz", "npz_compressed", "mat5", "mat73", "h5"])
+def test_complex_input_refused_in_every_format(tmp_path, data, fmt):
+    c = data + 1j * data[::-1]
+    path = tmp_path / f"c.{fmt.split('_')[0].replace('mat5', 'mat').replace('mat73', 'mat')}"
+    if fmt == "npy":
+        np.save(path, c)
+    elif fmt == "npz":
+        np.savez(path, x=c, dt="1 ms")
+    elif fmt == "npz_compressed":
+        np.savez_compressed(path, x=c)
+    elif fmt == "mat5":          # scipy's whosmat calls it "double": only the load tells
+        scipy.io.savemat(path, {"x": c})
+        assert scipy.io.whosmat(path)[0][2] == "double"
+    elif fmt == "mat73":
+        mat73(path, x=c)
+    else:
+        with h5py.File(path, "w") as fh:
+            fh["x"] = c
+    with pytest.raises(FwdModelsError, match=_COMPLEX):
+        fio.open_input(path)
+    with pytest.raises(FwdModelsError, match=_COMPLEX):
+        fio.open_input(path, key="c" if fmt == "npy" else "x")
+
+
+@pytest.mark.parametrize("shape,match", [
+    ((0, 4), r"is empty \(shape \(0, 4\)\): it has no time steps \(axis 0"),
+    ((7, 0), r"is empty \(shape \(7, 0\)\): it has no regions"),
+    ((2, 0, 3), r"it has no time steps"),
+    ((0, 5, 3), r"it has an empty batch axis"),
+])
+def test_empty_inputs_say_which_axis_is_empty(tmp_path, shape, match):
+    np.save(tmp_path / "e.npy", np.zeros(shape))
+    with pytest.raises(FwdModelsError, match=match):
+        fio.open_input(tmp_path / "e.npy")
+    np.savez(tmp_path / "e.npz", x=np.zeros(shape), dt="1 ms")
+    with pytest.raises(FwdModelsError, match=match):
+        fio.open_input(tmp_path / "e.npz")
+
+
+def test_time_axis_named_when_it_is_the_empty_one(tmp_path):
+    np.save(tmp_path / "e.npy", np.zeros((3, 0)))
+    with pytest.raises(FwdModelsError, match=r"no time steps \(axis 1 of the stored array"):
+        fio.open_input(tmp_path / "e.npy", time_axis=1)
+
+
+def test_several_unusable_arrays_each_explained(tmp_path, data):
+    np.savez(tmp_path / "m.npz", a=data + 1j, b=np.zeros((0, 3)), fs=np.array(1000.0))
+    with pytest.raises(FwdModelsError, match=r"holds no array fwdmodels can read \('a' \(300, "
+                                             r"5\) is complex; 'b' \(0, 3\) is empty; 'fs' \(\) "
+                                             r"is a single number\)"):
+        fio.open_input(tmp_path / "m.npz")
+
+
+def test_zero_byte_file_is_named_empty(tmp_path):
+    for name in ("z.npy", "z.npz", "z.h5", "z.mat"):
+        (tmp_path / name).write_bytes(b"")
+        with pytest.raises(FwdModelsError, match=r"is empty \(0 bytes\)"):
+            fio.open_input(tmp_path / name)
+
+
+@pytest.mark.parametrize("shape_text,match", [
+    ("(-5, 3)", r"the shape \(-5, 3\), with a negative dimension"),
+    ("(3, -1)", r"with a negative dimension"),
+    ("(9223372036854775807, 9223372036854775807)", r"bytes of data, but only 64 bytes"),
+    ("(4611686018427387904, 4)", r"147,573,952,589,676,412,928 bytes of data, but only 64"),
+])
+def test_npy_header_with_impossible_shape(tmp_path, shape_text, match):
+    npy_with_header(tmp_path / "h.npy", shape_text)
+    with pytest.raises(FwdModelsError, match="truncated or corrupt .*" + match):
+        fio.open_input(tmp_path / "h.npy")
+    # the same header as an .npz member
+    with zipfile.ZipFile(tmp_path / "h.npz", "w") as zf:
+        zf.write(tmp_path / "h.npy", "x.npy")
+    with pytest.raises(FwdModelsError, match=r"truncated or corrupt \(member 'x.npy'"):
+        fio.open_input(tmp_path / "h.npz")
+
+
+def test_corrupt_deflate_stream_is_a_user_error(tmp_path, data):
+    npz_bad_deflate(tmp_path / "d.npz", np.tile(data, (10, 1)))
+    with pytest.raises(FwdModelsError, match=r"truncated or corrupt \(member 'x.npy': Error -3 "
+                                             r"while decompressing data: invalid block type"):
+        fio.open_input(tmp_path / "d.npz")
+
+
+def test_compressed_member_needs_room_in_the_temporary_directory(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    big = np.zeros((20_000, 4))
+    np.savez_compressed(tmp_path / "c.npz", x=big)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 1000, 1000))
+    with pytest.raises(FwdModelsError, match=r"member 'x.npy' of .* is compressed and must be "
+                                             r"unpacked \(0.6 MB\) into the temporary directory "
+                                             r".*0.0 MB free; point TMPDIR"):
+        fio.open_input(tmp_path / "c.npz")
+
+
+@pytest.mark.parametrize("kind,why", [
+    ("external", r"is stored in the external raw file\(s\) '.*raw.bin'"),
+    ("virtual", r"is a virtual dataset whose data come from '.*target.h5'"),
+    ("link", r"is an external link to '.*target.h5:/secret'"),
+])
+def test_hdf5_data_outside_the_file_refused_unless_allowed(tmp_path, data, kind, why):
+    secret = data * 7
+    elsewhere = tmp_path / ("raw.bin" if kind == "external" else "target.h5")
+    if kind == "external":
+        elsewhere.write_bytes(secret.tobytes())
+    src = h5_outside(tmp_path / "in.h5", kind, secret, elsewhere)
+    for key in (None, "x"):
+        with pytest.raises(FwdModelsError, match=why + r"\. fwdmodels reads only data stored "
+                                                       r"inside the input unless allowed.*"
+                                                       r"allow_external=True"):
+            fio.open_input(src, key=key)
+    described = fio.describe(src)["arrays"][0]
+    assert described["name"] == "x" and described["dtype"].startswith("not read: ")
+    got, _ = fio.load(src, allow_external=True)
+    np.testing.assert_array_equal(got, secret)
+
+
+def test_hdf5_metadata_from_outside_is_not_read(tmp_path, data):
+    (tmp_path / "dt.bin").write_bytes(np.array([0.001]).tobytes())
+    with h5py.File(tmp_path / "m.h5", "w") as fh:
+        fh["x"] = data
+        fh.attrs["dt_unit"] = "s"
+        fh.create_dataset("dt", shape=(1,), dtype="f8", external=[(str(tmp_path / "dt.bin"), 0,
+                                                                   8)])
+    with fio.open_input(tmp_path / "m.h5") as x:
+        assert x.dt is None
+    with fio.open_input(tmp_path / "m.h5", allow_external=True) as x:
+        assert x.dt.to("ms").magnitude == pytest.approx(1.0)
+
+
+def test_describe_of_empty_or_garbage_fif(tmp_path):
+    (tmp_path / "e-fwd.fif").write_bytes(b"")
+    with pytest.raises(FwdModelsError, match=r"is empty \(0 bytes\)"):
+        fio.describe(tmp_path / "e-fwd.fif")
+    (tmp_path / "g-fwd.fif").write_bytes(b"\x00\x00\x00\x64\x00\x00\x00\x1f" + b"\0" * 20)
+    with pytest.raises(FwdModelsError, match=r"g-fwd.fif"):
+        fio.describe(tmp_path / "g-fwd.fif")

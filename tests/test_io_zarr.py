@@ -169,3 +169,52 @@ def test_missing_zarr_names_the_extra(tmp_path, monkeypatch, neural):
     with pytest.raises(MissingDependencyError, match=r"fwdmodels\[dask\]"):
         fio.open_input(src)
     assert main(["bold", str(src), "-o", str(tmp_path / "b.npz"), "--dt", "1ms", "-q"]) == 2
+
+
+# ------------------------------------------------------------------ hostile stores
+from hostile_files import zarr_chunk_file, zarr_store  # noqa: E402
+
+
+def test_complex_zarr_refused(tmp_path, neural):
+    src = zarr_store(tmp_path / "c.zarr", neural + 1j, chunks=(500, 5), fill_value=0j)
+    with pytest.raises(FwdModelsError, match=r"'x' in .* holds complex numbers \(dtype "
+                                             r"complex128\)"):
+        fio.open_input(src)
+
+
+def test_missing_chunk_is_an_error_naming_array_and_rows(tmp_path, neural):
+    src = zarr_store(tmp_path / "m.zarr", neural, chunks=(250, 5))
+    zarr_chunk_file(src, (2, 0)).unlink()                     # rows 500..749
+    with fio.open_input(src, dt_unit="ms") as x:
+        np.testing.assert_array_equal(x.read(0, 500), neural[:500])   # untouched chunks read
+        with pytest.raises(FwdModelsError, match=r"rows 500 to 749 \(along axis 0, time\) of "
+                                                 r"'x' in '.*m.zarr' are missing: the chunk file "
+                                                 r"'c/2/0' does not exist, and zarr would read "
+                                                 r"them as the fill value 0.0"):
+            x.read(400, 600)
+    with pytest.raises(FwdModelsError, match=r"rows 500 to 749"):
+        pipeline.run_bold(src, tmp_path / "b.npz", dt="1 ms")
+    assert not (tmp_path / "b.npz").exists()
+    with pytest.raises(FwdModelsError, match=r"rows 500 to 749"):
+        fz.open_dask(src)
+
+
+def test_missing_chunk_of_a_time_axis_1_store_names_time_rows(tmp_path, neural):
+    src = zarr_store(tmp_path / "t.zarr", np.ascontiguousarray(neural.T), chunks=(5, 400))
+    zarr_chunk_file(src, (0, 3)).unlink()                     # time steps 1200..1202
+    with fio.open_input(src, time_axis=1) as x, \
+            pytest.raises(FwdModelsError, match=r"rows 1200 to 1202 \(along axis 1, time\)"):
+        x.read_all()
+
+
+def test_chunk_linked_to_a_file_outside_the_store_is_refused(tmp_path, neural):
+    src = zarr_store(tmp_path / "l.zarr", neural, chunks=(250, 5))
+    chunk = zarr_chunk_file(src, (1, 0))
+    outside = tmp_path / "elsewhere.bin"
+    outside.write_bytes(chunk.read_bytes())
+    chunk.unlink()
+    chunk.symlink_to(outside)
+    with fio.open_input(src) as x, \
+            pytest.raises(FwdModelsError, match=r"chunk 'c/1/0' of 'x' in .* is a link to "
+                                                r"'.*elsewhere.bin', outside the store"):
+        x.read(0, 300)

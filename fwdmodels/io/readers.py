@@ -21,15 +21,18 @@ MATLAB v7.3 arrays are presented in MATLAB's axis order (h5py shows them reverse
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import struct
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import FwdModelsError, optional_import
+from ..errors import FwdModelsError, MissingDependencyError, optional_import
 from .metadata import DT_KEYS, UNIT_SUFFIXES, parse_time
 
 __all__ = ["open_input", "InputArray", "describe", "load", "INPUT_FORMATS", "detect_format"]
@@ -40,6 +43,9 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _META_NAMES = {"dt", "sample_period", "metadata", "unit", "units", "time", "t", "dims",
                "fwdmodels_metadata", "t0"}
 _SMALL = 1 << 16            # entries up to this many bytes are read as metadata
+#: Errors that a damaged zip or npy stream raises while it is read.
+_STREAM_ERRORS = (ValueError, OSError, zipfile.BadZipFile, EOFError, struct.error, SyntaxError,
+                  zlib.error)
 
 
 def _is_meta_name(name: str) -> bool:
@@ -76,6 +82,9 @@ def _check_readable(path: Path) -> None:
     if not os.access(path, os.R_OK):
         raise FwdModelsError(f"input file '{path}' cannot be read (permission denied); fix its "
                              f"permissions (chmod u+r) or copy it")
+    if path.is_file() and path.stat().st_size == 0:
+        raise FwdModelsError(f"input file '{path}' is empty (0 bytes); it holds nothing to "
+                             f"read: write it again or check the copy")
 
 
 def _corrupt(path, detail) -> FwdModelsError:
@@ -95,21 +104,57 @@ def _read_npy_header(fh):
     return fmt._read_array_header(fh, version)   # version 3 (utf-8 field names)
 
 
+def _checked_shape(path, shape, dtype, available, what="its header") -> int:
+    """Bytes of data that an .npy header promises; refuse negative or impossible shapes.
+
+    ``available`` is the number of bytes that can hold the data (None when unknown).
+    """
+    if any(not isinstance(n, int) or n < 0 for n in shape):
+        raise _corrupt(path, f"{what} gives the shape {shape}, with a negative dimension")
+    n_bytes = math.prod(shape) * dtype.itemsize       # Python ints: no overflow
+    if available is not None and n_bytes > available:
+        raise _corrupt(path, f"{what} gives the shape {shape}, {n_bytes:,} bytes of data, but "
+                             f"only {available:,} bytes follow it")
+    return n_bytes
+
+
+def is_complex(dtype) -> bool:
+    """True for complex dtypes, and for HDF5 compounds of a real and an imaginary part."""
+    if dtype is None:
+        return False
+    if dtype.kind == "c":
+        return True
+    names = {n.lower() for n in (dtype.names or ())}
+    return names in ({"real", "imag"}, {"r", "i"}, {"re", "im"})
+
+
 class _Entry:
     """One array in a file: name, shape, dtype and a way to get it (lazily)."""
 
-    def __init__(self, name, shape, dtype, getter, pickled=False, matlab_class=None):
+    def __init__(self, name, shape, dtype, getter, pickled=False, matlab_class=None,
+                 external=None):
         self.name, self.shape, self.dtype = name, tuple(shape), dtype
         self.getter, self.pickled, self.matlab_class = getter, pickled, matlab_class
+        #: Why the data lie outside the file (HDF5 external storage, virtual dataset or
+        #: external link), when they do and the caller did not allow it; such data are not read.
+        self.external = external
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape)) * (self.dtype.itemsize if self.dtype is not None else 8)
+        return self.size * (self.dtype.itemsize if self.dtype is not None else 8)
 
     @property
     def numeric(self) -> bool:
-        return (not self.pickled and self.dtype is not None and self.dtype.kind in "biuf"
-                and self.matlab_class != "char")
+        return (not self.pickled and not self.external and self.dtype is not None
+                and self.dtype.kind in "biuf" and self.matlab_class != "char")
+
+    @property
+    def complex(self) -> bool:
+        return is_complex(self.dtype)
 
 
 # --------------------------------------------------------------------------- containers
@@ -131,9 +176,12 @@ class _Container:
 
     def small_value(self, name):
         entry = self.entries.get(name)
-        if entry is None or entry.pickled or entry.nbytes > _SMALL:
+        if entry is None or entry.pickled or entry.external or entry.nbytes > _SMALL:
             return None
-        value = entry.getter()
+        try:
+            value = entry.getter()
+        except _STREAM_ERRORS as exc:
+            raise _corrupt(self.path, f"entry {name!r}: {exc}") from None
         if not isinstance(value, (str, bytes, np.ndarray)):
             value = np.asarray(value[()] if hasattr(value, "id") else value)   # h5 dataset
         return _plain(value)
@@ -162,19 +210,16 @@ def _open_npy(path: Path) -> _Container:
         with open(path, "rb") as fh:
             shape, fortran, dtype = _read_npy_header(fh)
             offset = fh.tell()
-    except (ValueError, OSError, struct.error, SyntaxError) as exc:
+    except _STREAM_ERRORS as exc:
         raise _corrupt(path, exc) from None
     name = path.stem
     if dtype.hasobject:
         c.entries[name] = _Entry(name, shape, dtype, None, pickled=True)
         return c
-    expected = offset + int(np.prod(shape)) * dtype.itemsize
-    size = path.stat().st_size
-    if size < expected:
-        raise _corrupt(path, f"{size} bytes, {expected} expected for shape {shape}")
+    _checked_shape(path, shape, dtype, path.stat().st_size - offset)
 
     def get():
-        if int(np.prod(shape)) == 0:
+        if math.prod(shape) == 0:
             return np.empty(shape, dtype)
         return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
                          order="F" if fortran else "C")
@@ -188,7 +233,7 @@ def _open_npz(path: Path) -> _Container:
     try:
         zf = zipfile.ZipFile(path)
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
         raise _corrupt(path, exc) from None
     c._closers.append(zf.close)
     for info in infos:
@@ -199,12 +244,12 @@ def _open_npz(path: Path) -> _Container:
             with zf.open(info) as member:
                 shape, fortran, dtype = _read_npy_header(member)
                 header_len = member.tell() if member.seekable() else None
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError, struct.error,
-                SyntaxError) as exc:
+        except _STREAM_ERRORS as exc:
             raise _corrupt(path, f"member {info.filename!r}: {exc}") from None
         if dtype.hasobject:
             c.entries[name] = _Entry(name, shape, dtype, None, pickled=True)
             continue
+        _checked_shape(path, shape, dtype, info.file_size, f"member {info.filename!r}")
         c.entries[name] = _Entry(name, shape, dtype,
                                  _npz_getter(path, zf, info, shape, fortran, dtype, header_len))
     return c
@@ -212,7 +257,7 @@ def _open_npz(path: Path) -> _Container:
 
 def _npz_getter(path, zf, info, shape, fortran, dtype, header_len):
     order = "F" if fortran else "C"
-    n_bytes = int(np.prod(shape)) * dtype.itemsize
+    n_bytes = math.prod(shape) * dtype.itemsize
 
     def get():
         if n_bytes == 0:
@@ -236,6 +281,7 @@ def _npz_getter(path, zf, info, shape, fortran, dtype, header_len):
                 raise _corrupt(path, f"member {info.filename!r} is short")
             return np.memmap(path, dtype=dtype, mode="r", offset=start, shape=shape, order=order)
         # Compressed: unpack into an unlinked temporary file and map it.
+        _check_temp_space(path, info.filename, n_bytes)
         fd, tmp = tempfile.mkstemp(suffix=".npy")
         try:
             with zf.open(info) as member, os.fdopen(fd, "wb") as out:
@@ -248,7 +294,7 @@ def _npz_getter(path, zf, info, shape, fortran, dtype, header_len):
                     out.write(block)
                     remaining -= len(block)
             mapped = np.memmap(tmp, dtype=dtype, mode="r", shape=shape, order=order)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except _STREAM_ERRORS as exc:
             raise _corrupt(path, f"member {info.filename!r}: {exc}") from None
         finally:
             try:
@@ -258,6 +304,20 @@ def _npz_getter(path, zf, info, shape, fortran, dtype, header_len):
         return mapped
 
     return get
+
+
+def _check_temp_space(path, member: str, n_bytes: int) -> None:
+    """Refuse to unpack a compressed member into a temporary directory too small for it."""
+    directory = tempfile.gettempdir()
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:                    # unknown: let the write itself tell
+        return
+    if n_bytes > free:
+        raise FwdModelsError(f"member {member!r} of '{path}' is compressed and must be unpacked "
+                             f"({n_bytes / 1e6:,.1f} MB) into the temporary directory "
+                             f"'{directory}', which has {free / 1e6:,.1f} MB free; point TMPDIR "
+                             f"at a larger disk, or save the input uncompressed (np.savez)")
 
 
 def _open_mat5(path: Path) -> _Container:
@@ -294,74 +354,7 @@ def _open_mat5(path: Path) -> _Container:
     return c
 
 
-def _h5_text(value):
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    if isinstance(value, np.ndarray) and value.dtype.kind in "SUO" and value.size == 1:
-        return _h5_text(value.reshape(()).item())
-    if isinstance(value, np.ndarray) and value.size == 1:
-        return value.reshape(()).item()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _open_h5(path: Path, matlab: bool) -> _Container:
-    h5py = _h5py("reading HDF5 and MATLAB v7.3 files")
-    c = _Container(path, "mat73" if matlab else "h5")
-    try:
-        fh = h5py.File(path, "r")
-    except OSError as exc:
-        raise _corrupt(path, exc) from None
-    c._closers.append(fh.close)
-    c.attrs = {k: _h5_text(v) for k, v in fh.attrs.items()}
-    found = []
-
-    def visit(name, obj):
-        if isinstance(obj, h5py.Dataset):
-            found.append((name, obj))
-
-    try:
-        fh.visititems(visit)
-    except (OSError, RuntimeError) as exc:
-        raise _corrupt(path, exc) from None
-    for name, ds in found:
-        cls = ds.attrs.get("MATLAB_class")
-        cls = _h5_text(cls) if cls is not None else None
-        shape = tuple(reversed(ds.shape)) if matlab else tuple(ds.shape)
-        dtype = ds.dtype if ds.dtype.kind in "biufSUO" else None
-        if cls == "char" and matlab:
-            getter = (lambda ds=ds: "".join(map(chr, np.asarray(ds[()]).ravel(order="F"))))
-        elif matlab:
-            getter = (lambda ds=ds: _MatlabView(ds))
-        else:
-            getter = (lambda ds=ds: ds)
-        entry = _Entry(name, shape, dtype, getter, matlab_class=cls)
-        entry.attrs = {k: _h5_text(v) for k, v in ds.attrs.items()}
-        c.entries[name] = entry
-    return c
-
-
-class _MatlabView:
-    """An h5py dataset with its axes reversed (MATLAB's order), sliceable like an array."""
-
-    def __init__(self, ds):
-        self.ds = ds
-        self.shape = tuple(reversed(ds.shape))
-        self.ndim = ds.ndim
-        self.dtype = ds.dtype
-
-    def __getitem__(self, index):
-        index = index if isinstance(index, tuple) else (index,)
-        index = index + (slice(None),) * (self.ndim - len(index))
-        return np.asarray(self.ds[tuple(reversed(index))]).transpose()
-
-    def __array__(self, dtype=None, copy=None):
-        out = np.asarray(self.ds[()]).transpose()
-        return out if dtype is None else out.astype(dtype)
-
-
-def _open(path) -> _Container:
+def _open(path, allow_external: bool = False) -> _Container:
     path = Path(path)
     _check_readable(path)
     fmt = detect_format(path)
@@ -376,7 +369,9 @@ def _open(path) -> _Container:
             from .zarr import open_container
 
             return open_container(path)
-        return _open_h5(path, matlab=fmt == "mat73")
+        from ._hdf5 import open_container
+
+        return open_container(path, matlab=fmt == "mat73", allow_external=allow_external)
     except PermissionError:
         raise FwdModelsError(f"input file '{path}' cannot be read (permission denied); fix "
                              f"its permissions (chmod u+r) or copy it") from None
@@ -474,6 +469,15 @@ class InputArray:
             raise FwdModelsError(f"{where} holds pickled Python objects, which fwdmodels "
                                  f"refuses to load (a pickle can run code); save it as a plain "
                                  f"numeric array (np.savez without object arrays)")
+        if entry.external:
+            raise FwdModelsError(f"{where} is {entry.external}. fwdmodels reads only data "
+                                 f"stored inside the input unless allowed, because the output "
+                                 f"would carry the bytes of files elsewhere (on a shared "
+                                 f"machine, files the file's author cannot read); copy the data "
+                                 f"into the file, or pass allow_external=True if you trust "
+                                 f"those files")
+        if entry.complex:
+            _refuse_complex(where, entry.dtype)
         if not entry.numeric:
             kind = entry.matlab_class or (entry.dtype and entry.dtype.name) or "unknown"
             raise FwdModelsError(f"{where} is not a numeric array (type {kind}); pick a real "
@@ -500,10 +504,14 @@ class InputArray:
         else:
             self._order = (others[0], self.time_axis, others[1])
         self.shape = tuple(entry.shape[a] for a in self._order)
-        if any(s == 0 for s in self.shape):
-            raise FwdModelsError(f"{where} is empty (shape {entry.shape}); nothing to process")
+        _check_not_empty(where, entry.shape, self.shape, self.time_axis)
         self.dtype = entry.dtype
         self._data = entry.getter()
+        loaded = getattr(self._data, "dtype", None)
+        if is_complex(loaded):               # MATLAB v5: whosmat says "double" for complex
+            _refuse_complex(where, loaded)
+        if hasattr(self._data, "time_axis"):  # a Zarr view names missing rows in time steps
+            self._data.time_axis = self.time_axis
         self.dt, self.dt_where = _file_dt(container, entry, dt_unit)
         self.unit = _file_unit(container, entry)
         self.metadata = _fwd_metadata(container)
@@ -533,6 +541,8 @@ class InputArray:
             kept.remove(self._order[0])
         try:
             block = np.array(self._data[tuple(index)])
+        except FwdModelsError:
+            raise
         except (OSError, ValueError) as exc:
             raise _corrupt(self.path, exc) from None
         _release(self._data)
@@ -554,6 +564,25 @@ class InputArray:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _refuse_complex(where: str, dtype) -> None:
+    raise FwdModelsError(f"{where} holds complex numbers (dtype {dtype}); fwdmodels needs real "
+                         f"values and will not drop the imaginary part silently: save the real "
+                         f"part (x.real) or the magnitude (abs(x)), whichever you mean")
+
+
+def _check_not_empty(where: str, stored, shape, time_axis) -> None:
+    """Say which axis of an empty array is empty."""
+    names = (("batch",) if len(shape) == 3 else ()) + ("time", "region")
+    empty = [name for name, n in zip(names, shape) if n == 0]
+    if not empty:
+        return
+    what = {"time": f"no time steps (axis {time_axis} of the stored array, the time axis, is 0 "
+                    f"long)", "region": "no regions (its region axis is 0 long)",
+            "batch": "an empty batch axis"}
+    raise FwdModelsError(f"{where} is empty (shape {stored}): it has "
+                         f"{' and '.join(what[e] for e in empty)}; nothing to process")
 
 
 def _release(data) -> None:
@@ -580,10 +609,16 @@ def _choose(c: _Container, key: str | None) -> _Entry:
         names = ", ".join(repr(n) for n in c.entries) or "none"
         raise FwdModelsError(f"key {key!r} is not in '{c.path}' (it holds {names}); pick one "
                              f"with --key")
-    data = [e for e in c.entries.values() if not _is_meta_name(e.name) and
-            (e.pickled or (e.numeric and int(np.prod(e.shape)) > 1))]
+    candidates = [e for e in c.entries.values() if not _is_meta_name(e.name)]
+    data = [e for e in candidates if e.pickled or e.external or (e.numeric and e.size > 1)]
     if len(data) == 1:
         return data[0]
+    if not data and len(candidates) == 1:
+        return candidates[0]              # InputArray says what is wrong with it
+    if not data and candidates:
+        reasons = "; ".join(f"{e.name!r} {e.shape} {_unusable(e)}" for e in candidates)
+        raise FwdModelsError(f"'{c.path}' holds no array fwdmodels can read ({reasons}); save "
+                             f"the neural activity as a real (time, region) array")
     if not data:
         raise FwdModelsError(f"'{c.path}' holds no numeric data array (entries: "
                              f"{', '.join(c.entries) or 'none'}); save the neural activity "
@@ -596,8 +631,18 @@ def _choose(c: _Container, key: str | None) -> _Entry:
                          f"--key NAME")
 
 
+def _unusable(e: _Entry) -> str:
+    if e.complex:
+        return "is complex"
+    if not e.numeric:
+        return f"is not numeric ({e.matlab_class or (e.dtype and e.dtype.name) or 'unknown'})"
+    if e.size == 0:
+        return "is empty"
+    return "is a single number"
+
+
 def open_input(path, key: str | None = None, time_axis: int | None = None,
-               dt_unit: str | None = None) -> InputArray:
+               dt_unit: str | None = None, *, allow_external: bool = False) -> InputArray:
     """Open one array of a saved file for reading in blocks (see :class:`InputArray`).
 
     Parameters
@@ -610,8 +655,11 @@ def open_input(path, key: str | None = None, time_axis: int | None = None,
         Axis of the stored array that is time (default 0 for 2-D, 1 for 3-D).
     dt_unit : str, optional
         Unit of a bare number stored as the file's ``dt`` (e.g. ``"ms"``).
+    allow_external : bool
+        Read HDF5 datasets whose data lie outside the file (external raw storage, virtual
+        datasets, external links); refused by default, see :mod:`fwdmodels.io._hdf5`.
     """
-    c = _open(path)
+    c = _open(path, allow_external)
     try:
         return InputArray(c, _choose(c, key), time_axis, dt_unit)
     except BaseException:
@@ -619,13 +667,15 @@ def open_input(path, key: str | None = None, time_axis: int | None = None,
         raise
 
 
-def load(path, key: str | None = None, time_axis: int | None = None):
+def load(path, key: str | None = None, time_axis: int | None = None, *,
+         allow_external: bool = False):
     """Read one array whole: ``(array, info)`` with ``info`` holding dt, unit and metadata.
 
     ``array`` is time-first float64; ``info`` is a dict with ``dt`` (a pint Quantity or None),
     ``unit`` (str or None), ``metadata`` (the fwdmodels metadata dict or None) and ``key``.
+    ``allow_external`` is as for :func:`open_input`.
     """
-    with open_input(path, key, time_axis) as data:
+    with open_input(path, key, time_axis, allow_external=allow_external) as data:
         array = data.read_all()
         return array, {"dt": data.dt, "unit": data.unit, "metadata": data.metadata,
                        "key": data.key}
@@ -638,13 +688,21 @@ def describe(path) -> dict:
         from .mne import describe_fif
 
         _check_readable(path)
-        return describe_fif(path)
+        try:
+            return describe_fif(path)
+        except (FwdModelsError, MissingDependencyError):
+            raise
+        except Exception as exc:  # MNE raises many kinds (even AttributeError) on bad files
+            raise _corrupt(path, f"MNE-Python cannot read it: {type(exc).__name__}: "
+                                 f"{exc}") from None
     c = _open(path)
     try:
         arrays, meta = [], {}
         for e in c.entries.values():
             if e.pickled:
                 kind = "pickled objects (not loaded)"
+            elif e.external:
+                kind = f"not read: {e.external}"
             elif e.matlab_class == "char":
                 kind = "text"
             else:

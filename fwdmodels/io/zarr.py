@@ -23,6 +23,7 @@ only once complete, so an existing ``.zarr`` output is always a complete one.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -69,14 +70,75 @@ def _plain_attr(value):
 
 
 class _ZarrView:
-    """A zarr array sliced like an array; a damaged chunk becomes a clear FwdModelsError."""
+    """A zarr array sliced like an array; a damaged chunk becomes a clear FwdModelsError.
 
-    def __init__(self, array, path):
-        self.array, self.path = array, path
+    Zarr reads a chunk whose file is missing as the array's fill value, so a store that lost
+    a file would pass zeros (or whatever the fill value is) off as data: every chunk file a
+    read touches is checked to exist, and to lie inside the store (a chunk may not be a link
+    to a file elsewhere).
+    """
+
+    def __init__(self, array, path, name=None):
+        self.array, self.path, self.name = array, Path(path), name or Path(path).stem
         self.shape, self.ndim = tuple(array.shape), array.ndim
         self.dtype = np.dtype(array.dtype)
+        self.time_axis = 0                  # set by InputArray, for the message
+        root = getattr(getattr(array.store_path, "store", None), "root", None)
+        self._root = None if root is None else Path(root) / array.store_path.path
+        self._grain = tuple(array.shards or array.chunks)
+
+    def _chunk_ranges(self, index):
+        index = index if isinstance(index, tuple) else (index,)
+        if any(i is Ellipsis for i in index):
+            at = next(k for k, i in enumerate(index) if i is Ellipsis)
+            index = index[:at] + (slice(None),) * (self.ndim - len(index) + 1) + index[at + 1:]
+        index = index + (slice(None),) * (self.ndim - len(index))
+        ranges = []
+        for sel, n, g in zip(index, self.shape, self._grain):
+            if isinstance(sel, slice):
+                start, stop, _ = sel.indices(n)
+                if stop <= start:
+                    return None
+                ranges.append(range(start // g, (stop - 1) // g + 1))
+            else:
+                i = int(sel) % n
+                ranges.append(range(i // g, i // g + 1))
+        return ranges
+
+    def check_chunks(self, index=Ellipsis) -> None:
+        """Raise if a chunk file that ``index`` reads is missing or lies outside the store."""
+        ranges = self._chunk_ranges(index) if self._root is not None else None
+        if ranges is None:
+            return
+        root = os.path.realpath(self._root)
+        for coords in itertools.product(*ranges):
+            key = self.array.metadata.encode_chunk_key(coords)
+            file = self._root / key
+            real = os.path.realpath(file)
+            if not os.path.exists(real):
+                self._missing(coords, key)
+            if os.path.commonpath([root, real]) != root:
+                raise FwdModelsError(
+                    f"chunk '{key}' of '{self.name}' in '{self.path}' is a link to '{real}', "
+                    f"outside the store; fwdmodels reads only data inside its input (the output "
+                    f"would carry that file's bytes): copy the data into the store")
+
+    def _missing(self, coords, key):
+        axis = self.time_axis if self.ndim > 1 else 0
+        g, n = self._grain[axis], self.shape[axis]
+        first, last = coords[axis] * g, min((coords[axis] + 1) * g, n) - 1
+        fill = self.array.fill_value
+        fill = fill.item() if isinstance(fill, np.generic) else fill
+        raise FwdModelsError(
+            f"rows {first} to {last} (along axis {axis}, time) of '{self.name}' in "
+            f"'{self.path}' are missing: the chunk file '{key}' does not exist, and zarr would "
+            f"read them as the fill value {fill!r}, which fwdmodels will not pass off as data. "
+            f"Restore the chunk; or, if the store was written without empty chunks "
+            f"(write_empty_chunks=False) and those rows really are {fill!r}, write them again "
+            f"with write_empty_chunks=True")
 
     def __getitem__(self, index):
+        self.check_chunks(index)
         try:
             return np.asarray(self.array[index])
         except (IndexError, TypeError):
@@ -116,7 +178,7 @@ def open_container(path):
         except TypeError:
             dtype = None               # a string or other non-numeric array
         entry = _Entry(name, array.shape, dtype,
-                       lambda array=array: _ZarrView(array, path))
+                       lambda array=array, name=name: _ZarrView(array, path, name))
         entry.attrs = {k: _plain_attr(v) for k, v in dict(array.attrs).items()}
         c.entries[name] = entry
     return c
@@ -151,6 +213,9 @@ def open_dask(path, key: str | None = None, time_axis: int | None = None,
         order = data._order
         node = zarr.open(str(path), mode="r")
         array = node if isinstance(node, zarr.Array) else node[data.key]
+        view = _ZarrView(array, path, data.key)
+        view.time_axis = data.time_axis
+        view.check_chunks()           # dask reads lazily: every chunk is checked now
     lazy = da.from_zarr(array)
     return lazy.transpose(order), info
 
