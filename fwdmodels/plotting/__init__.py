@@ -7,6 +7,11 @@ returns that axes' figure, so figures can be combined. :func:`save_figure` write
 atomically. matplotlib is imported inside the functions; without it they raise
 :class:`~fwdmodels.errors.MissingDependencyError` naming the ``plot`` extra.
 
+The figures are made to be projected: legends and notes are placed where they hide no data
+(:func:`place_legend`, :func:`add_note`; the places are settled by :func:`arrange`, which
+:func:`save_figure` calls), colour scales have round ticks, and every axis and colour bar
+says its unit.
+
 Conventions (those of the rest of the package): time first; a BOLD row ``n`` is at
 ``t = (n + 1) dt``; ``dt`` and ``tr`` carry their unit (``"10 ms"``); positions are length
 Quantities; lead fields are ``(R, M)``, rows sources, columns sensors.
@@ -18,17 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FwdModelsError, MissingDependencyError
+from ..errors import FwdModelsError, MissingDependencyError
+from ._layout import (_engine_class, add_note, arrange, labelled, place_legend, round_levels,
+                      unit_text)
 
 __all__ = ["plot_bold", "plot_states", "plot_topography", "plot_leadfield", "project_layout",
-           "new_figure", "save_figure", "summary_figure"]
+           "new_figure", "save_figure", "summary_figure", "place_legend", "add_note", "arrange"]
 
-#: Panel titles and rest values of the four hemodynamic states.
+#: Panel titles, axis labels and rest values of the four hemodynamic states.
 STATE_LABELS = {
-    "x": ("x: vasodilatory signal (1/s)", 0.0),
-    "f": ("f: blood inflow (normalised)", 1.0),
-    "v": ("v: venous volume (normalised)", 1.0),
-    "q": ("q: deoxyhemoglobin (normalised)", 1.0),
+    "x": ("x: vasodilatory signal", "x (1/s)", 0.0),
+    "f": ("f: blood inflow", "f (normalised to rest)", 1.0),
+    "v": ("v: venous volume", "v (normalised to rest)", 1.0),
+    "q": ("q: deoxyhemoglobin", "q (normalised to rest)", 1.0),
 }
 
 
@@ -43,10 +50,12 @@ def _matplotlib(feature: str = "fwdmodels.plotting"):
 
 
 def new_figure(figsize=(8, 4), feature: str = "new_figure"):
-    """An empty Figure of ``figsize`` inches on the Agg canvas (constrained layout), to
-    combine several plots (pass its axes as ``ax=``) without pyplot."""
+    """An empty Figure of ``figsize`` inches on the Agg canvas, to combine several plots (pass
+    its axes as ``ax=``) without pyplot. Its layout is matplotlib's constrained layout, after
+    which the legends and notes of :func:`place_legend` and :func:`add_note` are moved off the
+    data at every draw."""
     Figure, FigureCanvasAgg = _matplotlib(feature)
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = Figure(figsize=figsize, layout=_engine_class()())
     FigureCanvasAgg(fig)
     return fig
 
@@ -61,13 +70,15 @@ def _axes(ax, figsize, feature: str):
 
 
 def save_figure(fig, path, *, dpi: int = 110) -> Path:
-    """Write ``fig`` as a PNG at ``path`` (atomically; an existing file is replaced).
+    """Write ``fig`` as a PNG at ``path`` (atomically; an existing file is replaced), its
+    legends and notes moved off the data (:func:`arrange`).
 
     Returns the path written.
     """
-    from .io import atomic_path
+    from ..io import atomic_path
 
     _matplotlib("save_figure")
+    arrange(fig)
     path = Path(path)
     with atomic_path(path, force=True) as tmp:
         with open(tmp, "wb") as fh:
@@ -78,7 +89,7 @@ def save_figure(fig, path, *, dpi: int = 110) -> Path:
 # ---------------------------------------------------------------------- reading inputs
 def _dimensionless(values, name: str, unit) -> tuple[np.ndarray, str]:
     """A dimensionless signal (bare array = fraction) in ``unit``, as (T, N) floats + label."""
-    from .units import as_quantity, is_brainunit_quantity, parse_unit, ureg
+    from ..units import as_quantity, is_brainunit_quantity, parse_unit, ureg
 
     target = parse_unit(unit, "unit")
     if not target.dimensionality == ureg.dimensionless.dimensionality:
@@ -123,7 +134,7 @@ def _columns(n: int, regions, labels, name: str = "regions"):
 def _values_in(values, name: str, unit):
     """Magnitudes (float array) of a Quantity in ``unit`` (or its own), or a bare array, and
     the unit's label ("" for a bare array)."""
-    from .units import as_quantity, is_brainunit_quantity, parse_unit
+    from ..units import as_quantity, is_brainunit_quantity, parse_unit
 
     if is_brainunit_quantity(values) or hasattr(values, "dimensionality"):
         q = as_quantity(values, name)
@@ -133,8 +144,10 @@ def _values_in(values, name: str, unit):
                 raise FwdModelsError(f"`unit` must match the dimension of `{name}` "
                                      f"({q.units:~}); got {target:~}")
             q = q.to(target)
+            shown = unit_text(unit) if isinstance(unit, str) else f"{q.units:~P}"
+            return np.asarray(q.magnitude, dtype=float), shown
         return np.asarray(q.magnitude, dtype=float), f"{q.units:~P}"
-    return np.asarray(values, dtype=float), "" if unit is None else str(unit)
+    return np.asarray(values, dtype=float), "" if unit is None else unit_text(str(unit))
 
 
 # ---------------------------------------------------------------------- BOLD and states
@@ -172,11 +185,12 @@ def plot_bold(bold, dt, *, tr=None, tr_mode="sample", regions=None, labels=None,
     -------
     matplotlib.figure.Figure
         One axes; one line per column (label as given), then per column a line of TR markers
-        (``linestyle="none"``, label ``"<label> every TR"``) when ``tr`` is given.
+        (``linestyle="none"``, label ``"<label> every TR"``) when ``tr`` is given. The legend
+        is placed by :func:`place_legend` (off the data once the figure is saved).
     """
-    from .hemodynamics.balloon import read_dt
-    from .hemodynamics.sampling import TR_MODES, sample_tr, tr_ratio
-    from ._validation import check_option
+    from ..hemodynamics.balloon import read_dt
+    from ..hemodynamics.sampling import TR_MODES, sample_tr, tr_ratio
+    from .._validation import check_option
 
     fig, ax = _axes(ax, (8, 3.6), "plot_bold")
     values, unit_label = _dimensionless(bold, "bold", unit)
@@ -203,7 +217,7 @@ def plot_bold(bold, dt, *, tr=None, tr_mode="sample", regions=None, labels=None,
     ax.set(xlabel="time (s)", ylabel=f"BOLD ({unit_label})",
            title=title or "BOLD signal" + (f", TR = {steps * dt_s:g} s" if steps else ""))
     if any(h.get_label() and not h.get_label().startswith("_") for h in ax.get_lines()):
-        ax.legend(fontsize="small", loc="best")
+        place_legend(ax)
     return fig
 
 
@@ -232,10 +246,10 @@ def plot_states(states, dt, *, regions=None, label=None, axes=None, title=None, 
     Returns
     -------
     matplotlib.figure.Figure
-        Four axes in the order x, f, v, q, each with a dotted line at the rest value
-        (0, 1, 1, 1) and one line per region.
+        Four axes in the order x, f, v, q, each titled with its state, its y axis labelled
+        with its unit, a dotted line at the rest value (0, 1, 1, 1) and one line per region.
     """
-    from .hemodynamics.balloon import read_dt
+    from ..hemodynamics.balloon import read_dt
 
     dt_s = read_dt(dt)
     if not all(k in states for k in STATE_LABELS):
@@ -251,9 +265,9 @@ def plot_states(states, dt, *, regions=None, label=None, axes=None, title=None, 
     if axes is None:
         fig = new_figure((9, 5.5), "plot_states")
         axes = fig.subplots(2, 2, sharex=True).ravel()
-        for a, (text, rest) in zip(axes, STATE_LABELS.values()):
+        for a, (text, ylabel, rest) in zip(axes, STATE_LABELS.values()):
             a.axhline(rest, color="0.5", ls=":", lw=0.8)
-            a.set(title=text)
+            a.set(title=text, ylabel=ylabel)
         for a in axes[2:]:
             a.set(xlabel="time (s)")
         if title:
@@ -270,14 +284,14 @@ def plot_states(states, dt, *, regions=None, label=None, axes=None, title=None, 
             text = label if name is None else (f"{label}, {name}" if label else name)
             a.plot(t, arrays[key][:, c], label=text, **line_kw)
     if any(l.get_label() and not l.get_label().startswith("_") for l in axes[0].get_lines()):
-        axes[0].legend(fontsize="small")
+        place_legend(axes[0])
     return fig
 
 
 # ---------------------------------------------------------------------- sensors
 def _layout_positions(layout):
     """(positions in m (M, 3), names or None) of an EEGLayout, a MEGHelmet or positions."""
-    from .leadfield._inputs import read_positions
+    from ..leadfield._inputs import read_positions
 
     if hasattr(layout, "positions") and hasattr(layout, "names"):
         return read_positions(layout.positions, "layout.positions"), tuple(layout.names)
@@ -309,7 +323,7 @@ def project_layout(positions, origin=None) -> np.ndarray:
 
 
 def _project(pos: np.ndarray, origin) -> np.ndarray:
-    from .leadfield._inputs import read_positions
+    from ..leadfield._inputs import read_positions
 
     centre = np.zeros(3) if origin is None else read_positions(origin, "origin", 1)[0]
     rel = pos - centre
@@ -335,8 +349,9 @@ def _head_outline(ax):
         ax.plot(side * (r + 0.08 * np.cos(e)), 0.25 * np.sin(e), **style)
 
 
-def plot_topography(values, layout, *, origin=None, unit=None, vmax=None, names=False,
-                    contours=True, cmap="RdBu_r", title=None, colorbar=True, ax=None):
+def plot_topography(values, layout, *, origin=None, unit=None, label="value", vmax=None,
+                    names=False, contours=True, cmap="RdBu_r", title=None, colorbar=True,
+                    ax=None):
     """A sensor topography: values at the sensors on the azimuthal equidistant projection.
 
     Parameters
@@ -350,9 +365,14 @@ def plot_topography(values, layout, *, origin=None, unit=None, vmax=None, names=
         Centre of the head (of the projection).
     unit : str, optional
         Unit to show ``values`` in (a Quantity is converted; a bare array is labelled).
+    label : str
+        What the values are; the colour bar reads ``"<label> (<unit>)"``.
     vmax : float, optional
         Half-range of the symmetric colour scale, in ``unit`` (default the largest
-        ``|value|``); give one vmax to several panels to compare them on one scale.
+        ``|value|``), rounded up to the edge of the outermost colour bin (see
+        :func:`~fwdmodels.plotting._layout.round_levels`: bins with round edges, a middle bin
+        centred on 0, colour-bar ticks at round values); give one vmax to several panels to
+        compare them on one scale.
     names : bool
         Write the sensor names (when the layout has names).
     contours : bool
@@ -367,7 +387,8 @@ def plot_topography(values, layout, *, origin=None, unit=None, vmax=None, names=
     -------
     matplotlib.figure.Figure
         The sensors are the axes' first ``PathCollection`` (``ax.collections``): its offsets
-        are :func:`project_layout` of the positions and its array the values.
+        are :func:`project_layout` of the positions, its array the values and its norm the
+        colour bins (``norm.boundaries``, symmetric about 0, holding every value).
     """
     fig, ax = _axes(ax, (4.6, 4.2), "plot_topography")
     data, unit_label = _values_in(values, "values", unit)
@@ -383,21 +404,28 @@ def plot_topography(values, layout, *, origin=None, unit=None, vmax=None, names=
     if not np.all(np.isfinite(data)):
         raise FwdModelsError(f"`values` must be finite; sensor {int(np.argmin(np.isfinite(data)))} "
                              f"is {data[~np.isfinite(data)][0]!r}")
+    import matplotlib
+    from matplotlib.colors import BoundaryNorm
+
     xy = _project(pos, origin)
     scale = float(vmax) if vmax is not None else float(np.max(np.abs(data), initial=0.0))
     scale = scale if scale > 0 else 1.0
-    norm_kw = dict(vmin=-scale, vmax=scale, cmap=cmap)
+    levels, ticks = round_levels(scale)              # round bins, the middle one around 0
+    colours = matplotlib.colormaps[cmap]
+    norm = BoundaryNorm(levels, colours.N)
     dots = ax.scatter(xy[:, 0], xy[:, 1], c=data, s=18, edgecolors="k", linewidths=0.5,
-                      zorder=5, **norm_kw)
+                      zorder=5, cmap=colours, norm=norm)
     mappable = dots
     if contours and data.size >= 3:
         import matplotlib.tri as mtri
         tri = mtri.Triangulation(xy[:, 0], xy[:, 1])
-        levels = np.linspace(-scale, scale, 16)  # 15 bins, the middle one centred on 0
-        mappable = ax.tricontourf(tri, np.clip(data, -scale, scale), levels=levels,
-                                  zorder=2, **norm_kw)
-        ax.tricontour(tri, data, levels=levels[1:-1:2], colors="k", linewidths=0.3,
-                      alpha=0.5, zorder=3)
+        inside = np.clip(data, levels[0], levels[-1])
+        mappable = ax.tricontourf(tri, inside, levels=levels, zorder=2, cmap=colours,
+                                  norm=norm)
+        lines = levels[np.abs(levels) > levels[-1] / len(levels)]   # not around 0
+        if np.ptp(data) > 0:
+            ax.tricontour(tri, inside, levels=lines, colors="k", linewidths=0.3, alpha=0.5,
+                          zorder=3)
     _head_outline(ax)
     if names and sensor_names:
         for (x, y), text in zip(xy, sensor_names):
@@ -409,12 +437,13 @@ def plot_topography(values, layout, *, origin=None, unit=None, vmax=None, names=
     if title:
         ax.set_title(title)
     if colorbar:
-        fig.colorbar(mappable, ax=ax, shrink=0.8, label=unit_label or None)
+        bar = fig.colorbar(mappable, ax=ax, shrink=0.8, label=labelled(label, unit_label))
+        bar.set_ticks(ticks)
     return fig
 
 
-def plot_leadfield(L, *, unit=None, source_names=None, sensor_names=None, cmap="RdBu_r",
-                   title=None, max_ticks: int = 40, ax=None):
+def plot_leadfield(L, *, unit=None, label="lead field", source_names=None, sensor_names=None,
+                   cmap="RdBu_r", title=None, max_ticks: int = 40, ax=None):
     """A lead-field matrix as an image: rows sources (regions), columns sensors.
 
     Parameters
@@ -424,6 +453,8 @@ def plot_leadfield(L, *, unit=None, source_names=None, sensor_names=None, cmap="
         field...), or a :class:`~fwdmodels.leadfield.LeadFieldModel` (its ``L``).
     unit : str, optional
         Unit to show it in (e.g. ``"uV/(nA*m)"``).
+    label : str
+        What the values are; the colour bar reads ``"<label> (<unit>)"``.
     source_names, sensor_names : sequence of str, optional
         Tick labels (shown when there are at most ``max_ticks``).
     cmap : str
@@ -447,85 +478,15 @@ def plot_leadfield(L, *, unit=None, source_names=None, sensor_names=None, cmap="
     scale = float(np.nanmax(np.abs(data), initial=0.0)) or 1.0
     image = ax.imshow(data, aspect="auto", interpolation="nearest", cmap=cmap,
                       vmin=-scale, vmax=scale)
-    ax.set(xlabel=f"sensor ({M})", ylabel=f"source ({R})", title=title or "Lead field")
+    ax.set(xlabel=f"sensor ({M} columns of L)", ylabel=f"source ({R} rows of L)",
+           title=title or "Lead field")
     for names, n, setter in ((source_names, R, "y"), (sensor_names, M, "x")):
         if names is not None and len(names) == n and n <= max_ticks:
             getattr(ax, f"set_{setter}ticks")(np.arange(n))
-            getattr(ax, f"set_{setter}ticklabels")(list(names), fontsize=6,
+            getattr(ax, f"set_{setter}ticklabels")(list(names),
                                                     rotation=90 if setter == "x" else 0)
-    fig.colorbar(image, ax=ax, label=unit_label or None)
+    fig.colorbar(image, ax=ax, label=labelled(label, unit_label))
     return fig
 
 
-# ---------------------------------------------------------------------- demo
-def summary_figure(path, *, bold, bold_dt: float, eeg, meg, sensor_dt: float,
-                   eeg_names=(), meg_names=(), design=None, design_dt: float | None = None,
-                   bold_regions=None, window_s: float = 3.0, eeg_unit="µV", meg_unit="fT"):
-    """Write a PNG of BOLD, EEG and MEG time courses and the sensors' spectra.
-
-    Parameters
-    ----------
-    path : path
-        PNG to write (atomically).
-    bold : ndarray, shape (T_bold, N)
-        BOLD signal (dimensionless; shown in %), sampled every ``bold_dt`` seconds.
-    eeg, meg : ndarray, shape (T, M)
-        Sensor signals in ``eeg_unit`` and ``meg_unit``, sampled every ``sensor_dt`` seconds.
-    design : ndarray, optional
-        The block design to shade behind the BOLD traces (sampled every ``design_dt``).
-    bold_regions : sequence of int, optional
-        Regions to plot (default: the first four).
-    window_s : float
-        Seconds of EEG and MEG shown (from the start of the first task block if ``design``).
-    """
-    from .io import atomic_path
-
-    fig = new_figure((11, 7.5), "the summary figure")
-    canvas = fig.canvas
-    ax = fig.subplot_mosaic([["bold", "bold"], ["eeg", "meg"], ["psd", "psd"]])
-    t_bold = (np.arange(bold.shape[0]) + 1) * bold_dt
-    regions = list(bold_regions) if bold_regions is not None else list(range(min(4, bold.shape[1])))
-    if design is not None:
-        t_design = np.arange(design.shape[0]) * design_dt
-        top = 100 * float(np.max(bold[:, regions])) if bold.size else 1.0
-        ax["bold"].fill_between(t_design, 0, top * design, color="0.9", label="task blocks")
-    for r in regions:
-        ax["bold"].plot(t_bold, 100 * bold[:, r], lw=1.2, label=f"region {r}")
-    ax["bold"].set(xlabel="time (s)", ylabel="BOLD (%)", title="fMRI BOLD (Balloon-Windkessel)")
-    ax["bold"].legend(loc="upper right", fontsize="small", ncol=5)
-    start = 0
-    if design is not None and design_dt:
-        onset = np.flatnonzero(design > 0)
-        start = int(max(0.0, onset[0] * design_dt - window_s / 2) / sensor_dt) if onset.size else 0
-    stop = min(eeg.shape[0], start + int(window_s / sensor_dt))
-    t = np.arange(start, stop) * sensor_dt
-    for key, data, names, unit, title in (("eeg", eeg, eeg_names, eeg_unit, "EEG"),
-                                          ("meg", meg, meg_names, meg_unit, "MEG")):
-        picks = np.linspace(0, data.shape[1] - 1, min(5, data.shape[1])).astype(int)
-        spread = 4 * float(np.std(data[start:stop])) or 1.0
-        for k, c in enumerate(picks):
-            label = names[c] if len(names) > c else f"ch {c}"
-            ax[key].plot(t, data[start:stop, c] - k * spread, lw=0.6, label=label)
-        ax[key].set(xlabel="time (s)", ylabel=f"{title} ({unit}), offset",
-                    title=f"{title}: {data.shape[1]} channels (5 shown)")
-        ax[key].legend(loc="upper right", fontsize="x-small")
-    for data, label in ((eeg, "EEG"), (meg, "MEG")):
-        seg = min(data.shape[0], int(2.0 / sensor_dt))
-        n_seg = data.shape[0] // seg
-        if n_seg == 0:
-            continue
-        x = data[: n_seg * seg].reshape(n_seg, seg, -1)
-        x = x - x.mean(axis=1, keepdims=True)
-        windowed = x * np.hanning(seg)[None, :, None]
-        spec = (np.abs(np.fft.rfft(windowed, axis=1)) ** 2).mean(axis=(0, 2))
-        freqs = np.fft.rfftfreq(seg, sensor_dt)
-        keep = (freqs > 0) & (freqs <= 40)
-        ax["psd"].semilogy(freqs[keep], spec[keep] / spec[keep].max(), label=label)
-    ax["psd"].set(xlabel="frequency (Hz)", ylabel="power (normalised)",
-                  title="Sensor spectra (alpha peak near 10 Hz)")
-    ax["psd"].legend()
-    path = Path(path)
-    with atomic_path(path, force=True) as tmp:
-        with open(tmp, "wb") as fh:
-            canvas.print_png(fh)
-    return path
+from .summary import summary_figure  # noqa: E402  (uses the functions above)
