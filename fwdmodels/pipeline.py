@@ -36,7 +36,7 @@ from .hemodynamics.sampling import TR_MODES, tr_ratio
 from .units import as_quantity, parse_unit, ureg
 
 __all__ = ["run_bold", "run_eeg", "run_meg", "resolve_dt", "default_chunk_size",
-           "read_leadfield", "leadfield_model", "signal_power", "Progress"]
+           "read_leadfield", "leadfield_model", "signal_power", "signal_rms", "Progress"]
 
 #: Sensor chunks are whole multiples of this many rows. An optimised BLAS (OpenBLAS, MKL)
 #: computes a matrix product in blocks of a few rows, with other kernels for the leftover
@@ -382,14 +382,19 @@ def leadfield_model(modality: str, L, *, dipole_scale=None, sensor_unit=None, re
 
 def signal_power(data: fio.InputArray, model, chunk: int, unit=None) -> float:
     """Mean square of the noise-free sensor signal over all channels and time (one pass)."""
-    total, count = 0.0, 0
+    return signal_rms(data, model, chunk, unit) ** 2
+
+
+def signal_rms(data: fio.InputArray, model, chunk: int, unit=None) -> float:
+    """Root mean square of the noise-free sensor signal (one pass, no overflow near 1e308)."""
+    from .leadfield.noise import RunningRMS
+
+    acc = RunningRMS()
     for b, start, stop in _blocks(data, chunk):
         block = data.read(start, stop, b)
         _check_block(block, start, b, data.path)
-        y = model(block if unit is None else ureg.Quantity(block, unit)).magnitude
-        total += float(np.sum(y * y))
-        count += y.size
-    return total / count
+        acc.add(model(block if unit is None else ureg.Quantity(block, unit)).magnitude)
+    return acc.value()
 
 
 def _run_sensors(modality, input, output, *, leadfield, leadfield_unit=None,
@@ -406,8 +411,9 @@ def _run_sensors(modality, input, output, *, leadfield, leadfield_unit=None,
 
         fmne.check_raw_output(out_path)
     if snr_db is not None and (isinstance(snr_db, bool) or not isinstance(
-            snr_db, numbers.Real) or not np.isfinite(snr_db)):
-        raise FwdModelsError(f"--noise-snr-db must be a finite number of dB; got {snr_db!r}")
+            snr_db, numbers.Real) or not np.isfinite(snr_db) or abs(snr_db) > 3000):
+        raise FwdModelsError(f"--noise-snr-db must be a finite number of dB within ±3000 (a "
+                             f"power ratio of 10^±300, the range of float64); got {snr_db!r}")
     with fio.open_input(input, key, time_axis, dt_unit) as data:
         dt_s = resolve_dt(data.dt, dt, data.path, data.dt_where)
         if fif:
@@ -427,8 +433,17 @@ def _run_sensors(modality, input, output, *, leadfield, leadfield_unit=None,
         if snr_db is not None:
             clean = leadfield_model(modality, L, dipole_scale=dipole_scale,
                                     sensor_unit=sensor_unit)
-            power = signal_power(data, clean, chunk, unit)
-            noise_std = float(np.sqrt(power / 10.0 ** (snr_db / 10.0)))
+            from .leadfield.noise import snr_noise_std
+
+            rms = signal_rms(data, clean, chunk, unit)
+            noise_std = snr_noise_std(rms, float(snr_db), None)
+            if not noise_std <= 1e150:      # its square, the covariance, must stay finite
+                raise FwdModelsError(
+                    f"--noise-snr-db {snr_db!r} below the input's signal (RMS {rms:.3g} "
+                    f"{clean.sensor_unit:~}) asks for noise of standard deviation "
+                    f"{noise_std:.3g} {clean.sensor_unit:~}, whose variance overflows "
+                    f"float64; scale the input down (--dipole-scale, its unit) or raise "
+                    f"--noise-snr-db")
             cov = np.eye(L.shape[1]) * noise_std ** 2
             model = leadfield_model(modality, L, dipole_scale=dipole_scale,
                                     sensor_unit=sensor_unit, reference=reference,
