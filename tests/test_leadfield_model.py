@@ -219,3 +219,74 @@ def test_seed_examples_with_brainunit_and_jax(tmp_path):
     meg_model = MEGLeadFieldModel(in_size=90, out_size=306, L=L_meg)
     meg_signal = meg_model(dipole_moments)
     assert meg_signal.shape == (306,) and meg_signal.units == ureg.fT
+
+
+# ------------------------------------------------------------ bad values named, overflow caught
+@pytest.mark.parametrize("scale, rule", [
+    (np.array([1.0, 2.0]) * ureg("nA*m/mV"), r"must be a single value .* shape \(2,\)"),
+    ([1.0, 2.0] * ureg("nA*m/mV"), r"must be a single value"),
+    (float("nan") * ureg("nA*m/mV"), r"must be finite"),
+    (np.array(np.nan) * ureg("nA*m/mV"), r"must be finite"),
+    ("1e400 nA*m/mV", r"must be finite"),
+    (0.0 * ureg("nA*m/mV"), r"must be finite and non-zero"),
+    (1.5, r"must carry a unit"),
+])
+def test_dipole_scale_refused_by_its_own_name(L, scale, rule):
+    with pytest.raises(FwdModelsError, match=r"`dipole_scale` " + rule):
+        EEGLeadFieldModel(R, M, L * ureg("V/(nA*m)"), dipole_scale=scale)
+
+
+def test_lead_field_times_dipole_scale_overflow_names_both(L):
+    with pytest.raises(FwdModelsError, match=r"`L` converted to .* overflows float64 .* "
+                                             r"dipole_scale="):
+        EEGLeadFieldModel(R, M, L * 1e290 * ureg("uV/(nA*m)"), dipole_scale="1e20 nA*m/mV",
+                          sensor_unit="uV")
+
+
+def _overflowing():
+    """Output (3, 2) overflows: 1e300 input times a 1e10 lead field; (3, 0) stays finite."""
+    lead = np.ones((2, 3))
+    lead[:, 2] = 1e10
+    x = np.ones((6, 2))
+    x[3, 0] = 1e300
+    return EEGLeadFieldModel(2, 3, lead * ureg("uV/(nA*m)"), sensor_unit="uV"), x
+
+
+def test_output_overflow_names_first_time_index_and_sensor():
+    model, x = _overflowing()
+    rule = (r"the output must be finite: the sensor signal overflows to inf at time index 3, "
+            r"sensor 2 although `x` is finite")
+    with pytest.raises(FwdModelsError, match=rule):
+        model(x)
+    with pytest.raises(FwdModelsError, match=rule):       # the whole series' index, not a chunk's
+        model.apply(x, chunk_size=2)
+    with pytest.raises(FwdModelsError, match=r"overflows to inf at batch 1, time index 3, "
+                                             r"sensor 2"):
+        model.apply(np.stack([np.ones((6, 2)), x]), chunk_size=4)
+    with pytest.raises(FwdModelsError, match=r"overflows to inf at batch 1, time index 3, "
+                                             r"sensor 2"):
+        model(np.stack([np.ones((6, 2)), x]))
+    with pytest.raises(FwdModelsError, match=r"overflows to -inf at time index 3, sensor 2"):
+        model(-x)
+    meg = MEGLeadFieldModel(2, 3, np.full((2, 3), 1e10) * ureg("fT/(nA*m)"))
+    with pytest.raises(FwdModelsError, match=r"overflows to inf at time index 3, sensor 0"):
+        meg(x)
+
+
+def test_nonfinite_input_named_in_whole_series_coordinates():
+    model, _ = _overflowing()
+    x = np.ones((9, 2))
+    x[5, 1] = np.nan
+    with pytest.raises(FwdModelsError, match=r"`x` must be finite; found nan at time index 5, "
+                                             r"region 1"):
+        model.apply(x, chunk_size=4)
+    with pytest.raises(FwdModelsError, match=r"`x` must be finite; found nan at batch 2, time "
+                                             r"index 5, region 1"):
+        model.apply(np.stack([np.ones((9, 2))] * 2 + [x]), chunk_size=4)
+
+
+def test_huge_but_finite_output_is_not_refused():
+    """Values whose sum overflows, each finite, pass: only a non-finite value is an error."""
+    model = EEGLeadFieldModel(1, 4, np.ones((1, 4)) * ureg("uV/(nA*m)"), sensor_unit="uV")
+    y = model(np.full((3, 1), 1e308)).m
+    np.testing.assert_allclose(y, 1e308, rtol=1e-12)

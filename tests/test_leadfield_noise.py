@@ -77,3 +77,16 @@ def test_same_seed_same_noise_and_generator_accepted():
     a = EEGLeadFieldModel(**kw, rng=7)(np.zeros((5, 2))).m
     b = EEGLeadFieldModel(**kw, rng=np.random.default_rng(7))(np.zeros((5, 2))).m
     np.testing.assert_array_equal(a, b)
+
+
+def test_covariance_near_the_float64_limit():
+    """1e308 * I decomposes (scaled first) and gives noise of that variance, no LinAlgError."""
+    c = 1e308 * np.eye(3)
+    np.testing.assert_allclose(read_noise_cov(c, 3, ureg.uV), c, rtol=1e-15)
+    f = noise_factor(c)
+    np.testing.assert_allclose(f / 1e154, np.eye(3), atol=1e-12)
+    model = EEGLeadFieldModel(2, 3, np.zeros((2, 3)) * ureg("uV/(nA*m)"), sensor_unit="uV",
+                              noise_cov=c, rng=0)
+    e = model(np.zeros((20_000, 2))).m
+    assert np.all(np.isfinite(e)) and (e / 1e154).var() == pytest.approx(1.0, rel=0.05)
+    np.testing.assert_allclose(noise_factor(np.zeros((2, 2))), 0.0)

@@ -46,6 +46,16 @@ def test_errors_named():
     with pytest.raises(FwdModelsError, match=r"`reference` as a channel index must lie in "
                                              r"\[0, 3\); got 5"):
         reference_matrix(5, 3)
+    for k in (-1, -3, 3):     # [0, M): no counting from the end
+        with pytest.raises(FwdModelsError, match=r"`reference` as a channel index must lie in "
+                                                 rf"\[0, 3\); got {k}"):
+            reference_matrix(k, 3)
+    for flag in (True, False, np.bool_(True)):
+        with pytest.raises(FwdModelsError, match=r"`reference` must be None, 'average', a "
+                                                 r"channel index .* not a bool; got "
+                                                 r"reference=(np.)?(True|False)"):
+            reference_matrix(flag, 3)
+    assert reference_matrix(np.int64(2), 3)[2, 2] == 0.0
     with pytest.raises(FwdModelsError, match=r"`reference` as a matrix must have shape \(3, 3\);"
                                              r" got shape \(2, 2\)"):
         reference_matrix(np.eye(2), 3)

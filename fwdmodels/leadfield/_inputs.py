@@ -12,7 +12,13 @@ from .._validation import as_float_array, check_finite
 from ..errors import FwdModelsError
 from ..units import as_quantity, is_brainunit_quantity
 
-__all__ = ["read_positions", "read_orientations", "read_si_array"]
+__all__ = ["read_positions", "read_orientations", "read_si_array", "read_dipole_scale",
+           "read_power", "raise_nonfinite", "is_quantity"]
+
+
+def is_quantity(x) -> bool:
+    """Whether ``x`` is a pint or brainunit Quantity."""
+    return hasattr(x, "dimensionality") or is_brainunit_quantity(x)
 
 
 def read_si_array(value, name: str, dimension: str, ndims: tuple[int, ...]) -> np.ndarray:
@@ -62,3 +68,65 @@ def read_orientations(value, name: str, n: int, normalize: bool = True) -> np.nd
         raise FwdModelsError(f"`{name}` must not contain zero vectors; row "
                              f"{int(np.argmin(norm))} is zero")
     return ori / norm[:, None] if normalize else ori
+
+
+def read_dipole_scale(value):
+    """``dipole_scale`` as a single finite, non-zero Quantity."""
+    if value is not None and not is_quantity(value) and not isinstance(value, str):
+        raise FwdModelsError(f"`dipole_scale` must carry a unit (e.g. '2 nA*m/mV'); got "
+                             f"{value!r}")
+    scale = as_quantity(value, "dipole_scale")
+    if np.ndim(scale.magnitude) != 0:
+        raise FwdModelsError(f"`dipole_scale` must be a single value (one factor for every "
+                             f"region, e.g. '2 nA*m/mV'); got an array of shape "
+                             f"{np.shape(scale.magnitude)}")
+    magnitude = float(np.asarray(scale.magnitude))
+    if not np.isfinite(magnitude) or magnitude == 0.0:
+        raise FwdModelsError(f"`dipole_scale` must be finite and non-zero; got {scale:~}")
+    return scale
+
+
+def read_power(value, sensor_unit) -> float:
+    """``signal_power`` (sensor_unit², a bare number read in it) as its square root."""
+    target = sensor_unit ** 2
+    if is_quantity(value) or isinstance(value, str):
+        q = as_quantity(value, "signal_power")
+        if q.dimensionality != (1.0 * target).dimensionality:
+            raise FwdModelsError(f"`signal_power` must be in a unit compatible with "
+                                 f"{target:~} (the sensor unit squared); got {q.units:~}")
+        value = q.to(target).magnitude
+    if isinstance(value, bool) or np.ndim(value) != 0 or \
+            np.asarray(value).dtype.kind not in "iuf":
+        raise FwdModelsError(f"`signal_power` must be a single number in {target:~}; got "
+                             f"{value!r}")
+    power = float(value)
+    if not (np.isfinite(power) and power > 0.0):
+        raise FwdModelsError(f"`signal_power` must be positive and finite; got {power!r} "
+                             f"{target:~}")
+    return float(np.sqrt(power))
+
+
+def raise_nonfinite(a: np.ndarray, name: str, last: str, offset=(None, 0)) -> None:
+    """Raise naming the first non-finite entry of ``a`` ((B,) (T,) K) within the whole series.
+
+    ``offset`` = (batch, first time index) of the chunk ``a`` (of shape (T, K)) in the series;
+    a batch of None: the chunk carries no batch index of its own. ``last`` names the K axis.
+    """
+    finite = np.isfinite(a)
+    if finite.all():
+        return
+    index = list(np.unravel_index(int(np.argmin(finite.ravel())), a.shape))
+    value = float(a[tuple(index)])
+    labels = {1: (), 2: ("time index",), 3: ("batch", "time index")}[a.ndim] + (last,)
+    b0, t0 = offset
+    if a.ndim >= 2:
+        index[-2] += t0
+    if b0 is not None and a.ndim == 2:
+        labels, index = ("batch",) + labels, [b0] + index
+    where = ", ".join(f"{lab} {i}" for lab, i in zip(labels, index))
+    if name == "x":
+        raise FwdModelsError(f"`x` must be finite; found {value!r} at {where}")
+    raise FwdModelsError(f"the output must be finite: the sensor signal overflows to {value!r} "
+                         f"at {where} although `x` is finite there (beyond the range of the "
+                         f"model's dtype); scale the input down or choose a larger "
+                         f"sensor_unit")

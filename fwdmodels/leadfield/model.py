@@ -14,19 +14,34 @@ Inputs, and how a bare array is read
 * With ``dipole_scale`` (e.g. ``1.5 nA·m/mV``): any quantity whose unit times the scale gives
   A·m (membrane potentials in mV, say). A bare array is read in the scale's denominator unit
   (**mV** for ``nA·m/mV``; dimensionless for a scale in A·m).
+
+The noise level with ``snr_db``
+-------------------------------
+The noise power is ``P_s / 10^(snr_db/10)`` for one signal power ``P_s`` fixed once per
+model, so that the noise does not depend on how a series is cut into calls (one time step at
+a time, chunks, or the whole series give the same noise statistics):
+
+* ``signal_power=`` states ``P_s`` (in ``sensor_unit``²) at construction; or
+* ``model.calibrate(x)`` measures it on a representative series ``x``; or
+* otherwise the first call (or :meth:`~LeadFieldModel.apply`) measures it on its own input,
+  all of it, and it is kept for every later call. A first call of a single time step, or of
+  a silent input, is refused: it cannot set a level for the series.
+
+``P_s`` is the mean over channels and samples of the noise-free signal squared, before any
+reference; it is readable as ``model.signal_power``.
 """
 
 from __future__ import annotations
-
-import numbers
 
 import numpy as np
 import pint
 
 from .._validation import as_float_array, check_dtype, check_finite, check_int
 from ..errors import FwdModelsError
-from ..units import as_quantity, from_brainunit, is_brainunit_quantity, parse_unit, ureg
-from .noise import draw_noise, make_rng, noise_factor, read_noise_cov, snr_noise_scale
+from ..units import from_brainunit, is_brainunit_quantity, parse_unit, ureg
+from ._inputs import raise_nonfinite, read_dipole_scale, read_power
+from .noise import (RunningRMS, check_snr_db, draw_noise, make_rng, noise_factor,
+                    read_noise_cov, rms, snr_noise_std)
 from .reference import reference_matrix
 
 __all__ = ["LeadFieldModel", "EEGLeadFieldModel", "MEGLeadFieldModel"]
@@ -73,8 +88,12 @@ class LeadFieldModel:
         Noise covariance in ``sensor_unit``² (a bare array is read in ``sensor_unit``²);
         symmetric positive semi-definite.
     snr_db : float, optional
-        Signal-to-noise ratio in dB relative to the mean signal power over channels and time
-        (white noise, or ``noise_cov`` rescaled).
+        Signal-to-noise ratio in dB, within ±3000 (white noise, or ``noise_cov`` rescaled),
+        relative to one signal power fixed per model (see the module notes).
+    signal_power : pint.Quantity or float, optional
+        The signal power ``snr_db`` refers to: the mean square of the noise-free sensor
+        signal, in ``sensor_unit``² (a bare number is read in it). Without it, the first
+        call (or :meth:`calibrate`) measures it.
     rng : numpy.random.Generator or int, optional
         Source of the noise (a Generator, or a seed).
     orientations : array_like, shape (R, 3), optional
@@ -94,8 +113,8 @@ class LeadFieldModel:
     _allowed: tuple = ()          # (L dimension per A·m, default output unit) pairs
 
     def __init__(self, in_size, out_size, L, *, dipole_scale=None, sensor_unit=None,
-                 reference=None, noise_cov=None, snr_db=None, rng=None, orientations=None,
-                 dtype=np.float64):
+                 reference=None, noise_cov=None, snr_db=None, signal_power=None, rng=None,
+                 orientations=None, dtype=np.float64):
         self.in_size = check_int(in_size, "in_size", 1)
         self.out_size = check_int(out_size, "out_size", 1)
         self.dtype = check_dtype(dtype)
@@ -109,7 +128,7 @@ class LeadFieldModel:
             self.input_unit = ureg.Unit(_NA_M)
             to_dipole = ureg.Quantity(1.0, _NA_M).to("A*m").magnitude
         else:
-            scale = as_quantity(dipole_scale, "dipole_scale")
+            scale = read_dipole_scale(dipole_scale)
             self.dipole_scale = scale
             self.input_unit = _denominator(scale.units)
             per_input = (scale * (1.0 * self.input_unit)).to_base_units()
@@ -121,7 +140,8 @@ class LeadFieldModel:
             to_dipole = float((scale * (1.0 * self.input_unit)).to("A*m").magnitude)
         L_si = np.asarray(L_q.to_base_units().magnitude, dtype=float)
         out_si = float((1.0 * self.sensor_unit).to_base_units().magnitude)
-        matrix = L_si * (to_dipole / out_si)
+        with np.errstate(over="ignore"):
+            matrix = L_si * (to_dipole / out_si)
         if L_q.ndim == 3:
             if orientations is not None:
                 from ._inputs import read_orientations
@@ -129,7 +149,14 @@ class LeadFieldModel:
                 matrix = np.einsum("rkm,rk->rm", matrix, ori)
             else:
                 matrix = matrix.reshape(3 * self.in_size, self.out_size)
-        check_finite(matrix, "L", ("region", "sensor"))
+        check_finite(L_si, "L", ("region", "sensor") if L_si.ndim == 2 else
+                     ("region", "component", "sensor"))
+        if not np.all(np.isfinite(matrix)):
+            raise FwdModelsError(
+                f"`L` converted to {self.sensor_unit:~} per {self.input_unit:~} of input "
+                f"overflows float64 (L up to {np.abs(L_si).max():.3g} in SI, times "
+                f"{to_dipole / out_si:.3g} from `dipole_scale` and `sensor_unit`); got "
+                f"dipole_scale={self.dipole_scale!r}, sensor_unit={self.sensor_unit:~}")
         self.L = L_q
         self._matrix = np.ascontiguousarray(matrix, dtype=self.dtype)
         self._reference = reference_matrix(reference, self.out_size, self.modality)
@@ -142,16 +169,18 @@ class LeadFieldModel:
             cov = read_noise_cov(noise_cov, self.out_size, self.sensor_unit)
             self.noise_cov = ureg.Quantity(cov, self.sensor_unit ** 2)
             self._factor = noise_factor(cov)
-        if snr_db is not None:
-            if isinstance(snr_db, bool) or not isinstance(snr_db, numbers.Real) or \
-                    not np.isfinite(snr_db):
-                raise FwdModelsError(f"`snr_db` must be a finite real number of dB; got "
-                                     f"{snr_db!r}")
-            snr_db = float(snr_db)
-        self.snr_db = snr_db
+        self.snr_db = check_snr_db(snr_db)
         self.rng = make_rng(rng)
         self._has_noise = noise_cov is not None or snr_db is not None
         self._factor_cache: dict = {}
+        self._noise_std = 1.0              # multiplier of the unit noise (set by the level)
+        self._signal_rms = None
+        if signal_power is not None:
+            if self.snr_db is None:
+                raise FwdModelsError(f"`signal_power` is the power `snr_db` refers to; give "
+                                     f"snr_db too; got signal_power={signal_power!r} and "
+                                     f"snr_db=None")
+            self._set_level(read_power(signal_power, self.sensor_unit), "`signal_power`")
 
     # ---------------------------------------------------------------- construction helpers
     def _read_L(self, L) -> pint.Quantity:
@@ -245,21 +274,120 @@ class LeadFieldModel:
                                  f"in_size = {r}; got shape {s.shape}")
         return s
 
-    @staticmethod
-    def _check_finite_fast(s: np.ndarray, y: np.ndarray) -> None:
-        # A NaN or inf anywhere in input row t makes every y[t, m] non-finite (NaN·0 and
-        # inf·0 are NaN), so summing one output column is enough; only then is the input
-        # searched for the first offending index.
-        if y.size and not np.isfinite(y[..., 0].sum()):
-            axes = ("time index", "region") if s.ndim >= 2 else ("region",)
-            check_finite(s, "x", axes)
+    def _check_output(self, s: np.ndarray, y: np.ndarray, offset=(None, 0)) -> None:
+        """Raise on a non-finite output, naming the input's or the output's first bad index.
 
-    # ---------------------------------------------------------------- forward
-    def _noise(self, shape, signal_power):
+        ``offset`` (batch, time) places a chunk within the whole series. One sum of ``y``
+        finds NaN and inf; only then (or when that sum merely overflowed) is anything searched.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not y.size or np.isfinite(y.sum()):
+                return
+        raise_nonfinite(s, "x", "region", offset)
+        raise_nonfinite(y, "output", "sensor", offset)
+
+    # ---------------------------------------------------------------- the noise level
+    @property
+    def signal_power(self):
+        """The signal power ``snr_db`` refers to, in ``sensor_unit``² (None before it is set)."""
+        if self._signal_rms is None:
+            return None
+        with np.errstate(over="ignore"):
+            return ureg.Quantity(self._signal_rms ** 2, self.sensor_unit ** 2)
+
+    def _set_level(self, signal_rms: float, source: str) -> None:
+        std = snr_noise_std(signal_rms, self.snr_db, self._factor)
+        if not np.isfinite(std) or std > 1e300:
+            raise FwdModelsError(
+                f"`snr_db` of {self.snr_db:g} dB below a signal power of "
+                f"{signal_rms:.3g}² {self.sensor_unit:~}² (from {source}) asks for noise of "
+                f"standard deviation {std:.3g} {self.sensor_unit:~}, beyond float64; got "
+                f"snr_db={self.snr_db!r}: raise snr_db or scale the input down")
+        self._signal_rms, self._noise_std = float(signal_rms), std
+
+    def _calibrate_from(self, signal_rms: float, n_samples: int, source: str) -> None:
+        if n_samples < 2:
+            raise FwdModelsError(
+                "`x` of a single time step cannot set the noise level of `snr_db` (the noise "
+                "would follow that one sample); pass signal_power= when building the model, "
+                "or call model.calibrate(series) first; got one sample")
+        if signal_rms == 0.0:
+            raise FwdModelsError(
+                "`x` is silent (zero signal) and cannot set the noise level of `snr_db`; "
+                "pass signal_power= when building the model, or call model.calibrate(series) "
+                "with a representative series; got a signal power of 0")
+        self._set_level(signal_rms, source)
+
+    def calibrate(self, x, chunk_size=_DEFAULT_CHUNK):
+        """Fix the signal power of ``snr_db`` from a representative series (replacing any level
+        set before); returns :attr:`signal_power`.
+
+        Parameters
+        ----------
+        x : array_like or Quantity, shape (T, R) or (B, T, R); or an iterator of such chunks
+            The input (as for :meth:`apply`, a memory map is read chunk by chunk), or an
+            iterator (e.g. a generator) yielding consecutive chunks of it, each read once.
+        chunk_size : int
+            Time steps read at once from an array.
+        """
         if self.snr_db is None:
-            return draw_noise(self.rng, shape, self._factor, 1.0, self.dtype)
-        std = snr_noise_scale(signal_power, self.snr_db, self._factor)
-        return draw_noise(self.rng, shape, self._factor, std, self.dtype)
+            raise FwdModelsError("`calibrate` sets the noise level of `snr_db`; the model has "
+                                 "snr_db=None")
+        chunk = check_int(chunk_size, "chunk_size", 1)
+        if hasattr(x, "__next__"):
+            acc, n_rows = RunningRMS(), 0
+            for part in x:
+                s, factor = self._read_input(part)
+                s = self._check_shape(np.asarray(s, dtype=np.float64))
+                if not np.all(np.isfinite(s)):
+                    raise_nonfinite(s, "x", "region", (None, n_rows))
+                rows = s.reshape(-1, s.shape[-1])
+                acc.add(rows @ self._matrix.astype(np.float64) * factor)
+                n_rows += rows.shape[0]
+            value, n_samples = acc.value(), n_rows
+        else:
+            xb, factor, _ = self._series(x)
+            value, n_samples = self._series_rms(xb, factor, chunk), xb.shape[0] * xb.shape[1]
+        self._calibrate_from(value, n_samples, "calibrate")
+        return self.signal_power
+
+    def _series(self, x):
+        """``(x as (B, T, …), factor, batched)`` for :meth:`apply` and :meth:`calibrate`."""
+        x, factor = self._strip_units(x)       # a memory map stays one: no np.asarray here
+        if not hasattr(x, "shape"):
+            x = np.asarray(x)
+        free = 1 if not self._free else 2
+        if x.ndim - free not in (1, 2):
+            raise FwdModelsError(f"`x` must be (T, R) or (B, T, R) for `apply`; got shape "
+                                 f"{x.shape}")
+        batched = x.ndim - free == 2
+        return (x if batched else x[None]), factor, batched
+
+    def _series_rms(self, xb, factor: float, chunk: int) -> float:
+        """RMS of the noise-free signal of ``xb`` (B, T, …): from the Gram matrix of the input
+        (one pass), or, if that overflows, from the signal itself chunk by chunk."""
+        n_batch, n_time = xb.shape[0], xb.shape[1]
+        lead = self._matrix.astype(np.float64) * factor
+        gram = np.zeros((lead.shape[0],) * 2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for b in range(n_batch):
+                for t0 in range(0, n_time, chunk):
+                    s = self._check_shape(np.asarray(xb[b, t0:t0 + chunk], dtype=np.float64))
+                    if not np.all(np.isfinite(s)):
+                        raise_nonfinite(s, "x", "region", (b, t0))
+                    gram += s.T @ s
+            power = float(np.sum(gram * (lead @ lead.T))) / (n_batch * n_time * self.out_size)
+        if np.isfinite(power) and power >= 0.0:
+            return float(np.sqrt(power))
+        acc = RunningRMS()
+        for b in range(n_batch):
+            for t0 in range(0, n_time, chunk):
+                s = self._check_shape(np.asarray(xb[b, t0:t0 + chunk], dtype=np.float64))
+                acc.add(s @ self._matrix.astype(np.float64) * factor)
+        return acc.value()
+
+    def _noise(self, shape):
+        return draw_noise(self.rng, shape, self._factor, self._noise_std, self.dtype)
 
     def __call__(self, x, *, out=None, chunk_size=None):
         """Sensor data for ``x`` (see the class notes), a Quantity in ``sensor_unit``.
@@ -270,15 +398,18 @@ class LeadFieldModel:
             return self.apply(x, out=out, chunk_size=chunk_size or _DEFAULT_CHUNK)
         s, factor = self._read_input(x)
         s = self._check_shape(s)
-        y = s @ self._matrix
-        self._check_finite_fast(s, y)
-        if factor != 1.0:
-            y *= factor
-        if self._has_noise:
-            power = float(np.mean(y * y, dtype=np.float64)) if self.snr_db is not None else 0.0
-            y += self._noise(y.shape, power)
-        if self._reference is not None:
-            y = y @ self._reference
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = s @ self._matrix
+            if factor != 1.0:
+                y *= factor
+            if self._has_noise:
+                if self.snr_db is not None and self._signal_rms is None:
+                    self._check_output(s, y)
+                    self._calibrate_from(rms(y), y.size // self.out_size, "the first call")
+                y += self._noise(y.shape)
+            if self._reference is not None:
+                y = y @ self._reference
+        self._check_output(s, y)
         return ureg.Quantity(y, self.sensor_unit)
 
     def apply(self, x, out=None, chunk_size=_DEFAULT_CHUNK):
@@ -302,15 +433,7 @@ class LeadFieldModel:
         series (from the Gram matrix of ``x``, one extra pass over the input).
         """
         chunk = check_int(chunk_size, "chunk_size", 1)
-        x, factor = self._strip_units(x)       # a memory map stays one: no np.asarray here
-        if not hasattr(x, "shape"):
-            x = np.asarray(x)
-        free = 1 if not self._free else 2
-        if x.ndim - free not in (1, 2):
-            raise FwdModelsError(f"`x` must be (T, R) or (B, T, R) for `apply`; got shape "
-                                 f"{x.shape}")
-        batched = x.ndim - free == 2
-        xb = x if batched else x[None]
+        xb, factor, batched = self._series(x)
         n_batch, n_time = xb.shape[0], xb.shape[1]
         shape = (n_batch, n_time, self.out_size) if batched else (n_time, self.out_size)
         if out is None:
@@ -321,32 +444,27 @@ class LeadFieldModel:
                 f"{self.dtype}; got {type(out).__name__} of shape {getattr(out, 'shape', None)}"
                 f" and dtype {getattr(out, 'dtype', None)}")
         ob = out if batched else out[None]
-        power = 0.0
-        if self.snr_db is not None:
-            gram = np.zeros((self._matrix.shape[0],) * 2)
-            for b in range(n_batch):
-                for t0 in range(0, n_time, chunk):
-                    s = self._check_shape(np.asarray(xb[b, t0:t0 + chunk], dtype=np.float64))
-                    gram += s.T @ s
-            lead = self._matrix.astype(np.float64) * factor
-            power = float(np.sum(gram * (lead @ lead.T))) / (n_batch * n_time * self.out_size)
+        if self.snr_db is not None and self._signal_rms is None:
+            self._calibrate_from(self._series_rms(xb, factor, chunk), n_batch * n_time,
+                                 "the first call")
         plain = factor == 1.0 and not self._has_noise and self._reference is None
         for b in range(n_batch):
             for t0 in range(0, n_time, chunk):
                 s = self._check_shape(np.asarray(xb[b, t0:t0 + chunk], dtype=self.dtype))
                 target = ob[b, t0:t0 + chunk]
-                if plain and target.flags.c_contiguous:
-                    np.matmul(s, self._matrix, out=target)     # straight into `out`
-                    self._check_finite_fast(s, target)
-                    continue
-                y = s @ self._matrix
-                self._check_finite_fast(s, y)
-                if factor != 1.0:
-                    y *= factor
-                if self._has_noise:
-                    y += self._noise(y.shape, power)
-                if self._reference is not None:
-                    y = y @ self._reference
+                with np.errstate(over="ignore", invalid="ignore"):
+                    if plain and target.flags.c_contiguous:
+                        np.matmul(s, self._matrix, out=target)     # straight into `out`
+                        self._check_output(s, target, (b, t0) if batched else (None, t0))
+                        continue
+                    y = s @ self._matrix
+                    if factor != 1.0:
+                        y *= factor
+                    if self._has_noise:
+                        y += self._noise(y.shape)
+                    if self._reference is not None:
+                        y = y @ self._reference
+                self._check_output(s, y, (b, t0) if batched else (None, t0))
                 ob[b, t0:t0 + chunk] = y
         return ureg.Quantity(out, self.sensor_unit)
 

@@ -6,7 +6,8 @@ Sensor data are ``(…, M)`` with channels last, so a reference is applied as ``
 
 * ``None``: the potential against a reference at infinity (the lead field as computed).
 * ``"average"``: ``y − mean(y)`` over channels (``P = I − 11ᵀ/M``); the channels then sum to 0.
-* an int ``k``: ``y − y[k]`` (channel ``k`` becomes the reference and reads 0).
+* an int ``k`` in ``[0, M)``: ``y − y[k]`` (channel ``k`` becomes the reference and reads 0;
+  negative indices are refused rather than counted from the end).
 * an ``(M, M)`` array ``A``: any linear montage (bipolar pairs, Laplacians, projectors).
 
 MEG measures a field, not a potential difference, so it has no reference: ``"average"`` and a
@@ -49,16 +50,21 @@ def reference_matrix(reference, n_channels: int, modality: str = "eeg") -> np.nd
                                  "field and has no reference; got reference='average' for MEG "
                                  "(pass reference=None, or an (M, M) projector matrix)")
         return np.eye(m) - np.full((m, m), 1.0 / m)
-    if isinstance(reference, numbers.Integral) and not isinstance(reference, bool):
+    if isinstance(reference, (bool, np.bool_)):
+        raise FwdModelsError(f"`reference` must be None, 'average', a channel index (an int in "
+                             f"[0, {m})) or an ({m}, {m}) matrix, not a bool; got "
+                             f"reference={reference!r} (for a reference at infinity pass None, "
+                             f"for the average reference 'average')")
+    if isinstance(reference, numbers.Integral):
         if modality == "meg":
             raise FwdModelsError(f"`reference` as a channel index is for EEG: MEG has no "
                                  f"reference channel; got reference={reference} for MEG")
         k = int(reference)
-        if not -m <= k < m:
+        if not 0 <= k < m:
             raise FwdModelsError(f"`reference` as a channel index must lie in [0, {m}); "
                                  f"got {k}")
         p = np.eye(m)
-        p[k % m, :] -= 1.0
+        p[k, :] -= 1.0
         return p
     matrix = as_float_array(reference, "reference", (2,))
     if matrix.shape != (m, m):
