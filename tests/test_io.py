@@ -1,6 +1,7 @@
 """fwdmodels.io: every input format read back exactly, metadata, atomic writes, bad files."""
 
 import os
+import sys
 import zipfile
 
 import numpy as np
@@ -388,3 +389,111 @@ def test_describe_of_empty_or_garbage_fif(tmp_path):
     (tmp_path / "g-fwd.fif").write_bytes(b"\x00\x00\x00\x64\x00\x00\x00\x1f" + b"\0" * 20)
     with pytest.raises(FwdModelsError, match=r"g-fwd.fif"):
         fio.describe(tmp_path / "g-fwd.fif")
+
+
+# ------------------------------------------------------------------ hostile conditions
+def _usage(free):
+    from collections import namedtuple
+
+    return lambda path: namedtuple("usage", "total used free")(1 << 40, 0, free)
+
+
+@pytest.mark.parametrize("ext", [".npz", ".h5", ".mat"])
+def test_free_space_checked_before_writing(tmp_path, monkeypatch, data, ext):
+    from fwdmodels.io import _atomic
+
+    monkeypatch.setattr(_atomic.shutil, "disk_usage", _usage(100_000))
+    with pytest.raises(FwdModelsError, match=r"output '.*o\.\w+' needs about 2.4 MB but its folder "
+                                             r"'.*' has 0.1 MB free; free some space"):
+        fio.save(tmp_path / f"o{ext}", "bold", np.zeros((1000, 300)), metadata=_meta())
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(_atomic.shutil, "disk_usage", _usage(10**9))
+    fio.save(tmp_path / f"o{ext}", "bold", data, metadata=_meta())
+
+
+def test_h5_write_error_is_an_oserror_and_leaves_nothing(tmp_path, monkeypatch, data):
+    """A full disk in the middle of an .h5 output: an OSError naming the output, no file, and
+    libhdf5 still works afterwards (it never saw the error)."""
+    import errno
+
+    from fwdmodels.io import writers
+
+    real, written = os.pwrite, [0]
+
+    def full_disk(fd, buf, offset):
+        if written[0] + len(buf) > 200_000:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written[0] += len(buf)
+        return real(fd, buf, offset)
+
+    monkeypatch.setattr(writers.os, "pwrite", full_disk)
+    big = np.tile(data, (20, 1))
+    with pytest.raises(OSError, match=r"No space left on device: '.*o.h5'") as info:
+        with fio.OutputFile(tmp_path / "o.h5", "bold", big.shape, metadata=_meta()) as out:
+            for start in range(0, big.shape[0], 500):
+                out.write(start, big[start:start + 500])
+    assert info.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(writers.os, "pwrite", real)
+    fio.save(tmp_path / "after.h5", "bold", big, metadata=_meta())
+    np.testing.assert_array_equal(fio.load(tmp_path / "after.h5")[0], big)
+
+
+_FSIZE_CHILD = """
+import resource, signal, sys
+import numpy as np
+from fwdmodels import io as fio
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # past the limit, write() fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+meta = fio.build_metadata("bold", "bold", "dimensionless", ["time", "region"], 0.001)
+try:
+    with fio.OutputFile(sys.argv[1], "bold", (100_000, 20), metadata=meta) as out:
+        for start in range(0, 100_000, 5_000):
+            out.write(start, np.ones((5_000, 20)))
+except OSError as exc:
+    print("OSError", exc.errno)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE semantics")
+def test_h5_past_a_real_file_size_limit_does_not_crash(tmp_path):
+    """The real libhdf5 against a real write error from the OS (a file-size limit, which
+    fails writes like a full disk): the process ends normally, nothing is left."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _FSIZE_CHILD, str(tmp_path / "o.h5")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr)   # 139 was a segfault
+    assert done.stdout.strip() == "OSError 27"
+    assert list(tmp_path.iterdir()) == []
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    return int(child.stdout)
+
+
+def test_stale_part_files_of_dead_runs_are_removed_and_nothing_else(tmp_path, monkeypatch,
+                                                                     data):
+    from fwdmodels.io import _atomic
+
+    monkeypatch.setattr(_atomic, "_CLEANED", set())
+    host, dead = _atomic._HOST, _dead_pid()
+    stale = [f".o.npz.{host}-{dead}.abcd1234.fwdmodels-part",
+             f".x_raw.fif.{host}-{dead}.k2j4_9zz.fwdmodels-part_raw.fif"]
+    kept = [f".o.npz.{host}-{os.getpid()}.abcd1234.fwdmodels-part",      # a live process
+            f".o.npz.otherhost-{dead}.abcd1234.fwdmodels-part",        # another machine
+            ".o.npz.abcd1234.fwdmodels-part",                          # no owner in the name
+            f"o.npz.{host}-{dead}.abcd1234.fwdmodels-part",            # not hidden
+            f".o.npz.{host}-{dead}.abcd1234.fwdmodels-part.keep",      # another ending
+            "notes.txt"]
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"x")
+    store = tmp_path / f".s.zarr.{host}-{dead}.zz99aa00.fwdmodels-part"
+    store.mkdir()
+    (store / "zarr.json").write_text("{}")
+    fio.save(tmp_path / "new.npz", "bold", data, metadata=_meta())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + ["new.npz"])

@@ -1,23 +1,108 @@
 """Atomic output files: write to a temporary file in the destination directory, then rename.
 
-A run that is interrupted (Ctrl-C, a crash, a full disk) leaves neither a half-written output
-nor a change to an existing file: the temporary file is removed and the destination is only
-ever touched by :func:`os.replace` (or :func:`os.link`, which also refuses to overwrite).
+A run that is interrupted (Ctrl-C, SIGTERM, SIGHUP, a full disk) leaves neither a half-written
+output nor a change to an existing file: the temporary file is removed and the destination is
+only ever touched by :func:`os.replace` (or :func:`os.link`, which also refuses to overwrite).
+
+A process killed outright (SIGKILL, a power cut) cannot clean up. Its temporary files are named
+``.<output name>.<host>-<process id>.<random>.fwdmodels-part[...]``, and the next run that
+writes into the same folder removes those of its own host whose process is gone
+(:func:`remove_stale_parts`); nothing else is ever touched (files of other hosts, of live
+processes, or of any other name).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
+import socket
 import tempfile
 from pathlib import Path
 
 from ..errors import FwdModelsError
 
-__all__ = ["check_output_path", "atomic_path", "TEMP_SUFFIX"]
+__all__ = ["check_output_path", "atomic_path", "TEMP_SUFFIX", "temp_prefix",
+           "remove_stale_parts", "check_free_space"]
 
 #: Suffix of the temporary files written next to an output while it is produced.
 TEMP_SUFFIX = ".fwdmodels-part"
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+#: A temporary file or directory of fwdmodels: ``.NAME.HOST-PID.RANDOM.fwdmodels-part...``
+#: (RANDOM as :mod:`tempfile` makes it: 8 characters of ``[a-z0-9_]``).
+_PART = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9]+)-(?P<pid>[0-9]+)\.[a-z0-9_]{8}"
+                   + re.escape(TEMP_SUFFIX) + r"(?:_raw\.fif)?$")
+_CLEANED: set = set()
+
+
+def temp_prefix(path: Path) -> str:
+    """Prefix of the temporary files of ``path`` made by this process (see the module notes)."""
+    return f".{path.name}.{_HOST}-{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):   # someone else's, or not a pid here
+        return True
+    return True
+
+
+def remove_stale_parts(directory) -> list:
+    """Remove the temporary files that killed fwdmodels runs of this host left in ``directory``.
+
+    Only names of the fwdmodels pattern (see the module notes) whose host is this one and
+    whose process id is not running are removed. Each directory is looked at once per process.
+    Returns the paths removed.
+    """
+    directory = Path(directory)
+    key = os.path.realpath(directory)
+    if key in _CLEANED:
+        return []
+    _CLEANED.add(key)
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _PART.match(entry.name)
+        if match is None or match["host"] != _HOST or _alive(int(match["pid"])):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:          # gone meanwhile, or not ours to remove: leave it
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
+def check_free_space(path, nbytes: int, margin: int = 1 << 20) -> None:
+    """Raise unless the folder of output ``path`` has room for ``nbytes`` (plus ``margin``).
+
+    Made before any work starts, for outputs whose size is known in advance; when the free
+    space cannot be read, nothing is said (the write itself will tell).
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        return
+    if nbytes + margin > free:
+        raise FwdModelsError(f"output '{path}' needs about {_size(nbytes)} but its folder "
+                             f"'{directory}' has {_size(free)} free; free some space or choose "
+                             f"another place")
 
 
 def check_output_path(path, force: bool = False, inputs=()) -> Path:
@@ -73,8 +158,9 @@ def atomic_path(path, force: bool = False, suffix: str = TEMP_SUFFIX):
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
+    remove_stale_parts(directory)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=suffix, dir=directory)
     except OSError as exc:
         raise FwdModelsError(f"cannot write in output directory '{directory}' "
                              f"({exc.strerror}); choose another place with -o") from None

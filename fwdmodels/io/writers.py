@@ -10,9 +10,14 @@ the block that fills it ends without an error::
 * ``.npz``: an uncompressed zip streamed to disk (memory-mapped again when read back); rows
   must be written in order.
 * ``.h5`` (h5py): one chunked dataset, the flat metadata as attributes, and the full metadata
-  as JSON in the file attribute ``fwdmodels_metadata``.
+  as JSON in the file attribute ``fwdmodels_metadata``. libhdf5 writes through a Python file
+  object (:class:`_GuardedFile`) so that a write error (a full disk, a quota) is a Python
+  ``OSError``: libhdf5 itself does not recover from one and can crash the process.
 * ``.mat``: MATLAB v5 through SciPy, which needs the whole array in memory at the end (and at
   most 2 GB per variable); use ``.h5`` for very long outputs.
+
+The free space of the output's folder is checked before anything is written (``.npz``, ``.h5``
+and ``.mat``, whose size is known in advance; a ``.zarr`` store is compressed).
 
 Each file holds the data array, ``dt`` (seconds, a number) with ``dt_unit`` = ``"s"``, ``unit``
 and ``metadata`` (JSON text; see :mod:`fwdmodels.io.metadata`).
@@ -21,13 +26,14 @@ and ``metadata`` (JSON text; see :mod:`fwdmodels.io.metadata`).
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import FwdModelsError
-from ._atomic import TEMP_SUFFIX, atomic_path, check_output_path
+from ._atomic import TEMP_SUFFIX, atomic_path, check_free_space, check_output_path
 from .metadata import dumps
 from .readers import _h5py
 
@@ -88,6 +94,8 @@ class OutputFile:
                                  f"instead (MATLAB reads it with h5read)")
         if self.suffix in (".h5", ".hdf5"):
             _h5py("writing .h5 files")
+        if self.suffix in (".npz", ".h5", ".hdf5", ".mat"):
+            check_free_space(self.path, nbytes)
         self._ctx = None
         self._written = 0
 
@@ -138,7 +146,8 @@ class OutputFile:
             np.lib.format.write_array_header_2_0(self._member, header)
         elif self.suffix in (".h5", ".hdf5"):
             h5py = _h5py("writing .h5 files")
-            self._h5 = h5py.File(self._tmp, "w")
+            self._raw = _GuardedFile(self._tmp, name=self.path)
+            self._h5 = h5py.File(self._raw, "w")
             rows = max(1, min(self.shape[-2], (1 << 20) // max(1, self.shape[-1] * 8)))
             chunks = tuple([1] * (len(self.shape) - 2) + [rows, self.shape[-1]])
             self._ds = self._h5.create_dataset(self.name, shape=self.shape, dtype=self.dtype,
@@ -159,6 +168,7 @@ class OutputFile:
             self._written = flat + block.shape[0]
         elif self.suffix in (".h5", ".hdf5"):
             self._ds[index] = block
+            self._raw.check()
         else:
             self._buffer[index] = block
 
@@ -181,6 +191,8 @@ class OutputFile:
             for key, value in self.extra.items():
                 self._h5.create_dataset(key, data=np.asarray(value))
             self._h5.close()
+            self._raw.close()
+            self._raw.check()
         else:
             import scipy.io
 
@@ -189,7 +201,7 @@ class OutputFile:
             self._buffer = None
 
     def _abort(self):
-        for attr in ("_member", "_zip", "_h5"):
+        for attr in ("_member", "_zip", "_h5", "_raw"):
             obj = getattr(self, attr, None)
             if obj is not None:
                 try:
@@ -197,6 +209,89 @@ class OutputFile:
                 except Exception:  # closing a failed writer is best effort
                     pass
         self._buffer = None
+
+
+class _GuardedFile:
+    """The file under an HDF5 output, for h5py's file-object driver: no write error reaches
+    libhdf5.
+
+    libhdf5 does not recover from a failed write (a full disk, a quota, a file-size limit): its
+    later calls fail, and its clean-up at exit can crash the process (a segmentation fault,
+    exit status 139). Here the first ``OSError`` of a write is kept, and that write and every
+    later one go to memory instead (reads see them), so libhdf5 sees a working file and closes
+    cleanly; :meth:`check` then raises the kept error, and the output is discarded. Writes are
+    unbuffered, so an error belongs to the write that caused it.
+    """
+
+    def __init__(self, path, name=None):
+        self.path = str(path if name is None else name)      # the name errors give
+        self._fh = open(path, "w+b", buffering=0)
+        self._pos = 0
+        self._error = None
+        self._spill = []                 # (offset, bytes) written after the error, in order
+
+    def check(self) -> None:
+        """Raise the kept write error (an ``OSError`` naming the file), if there was one."""
+        if self._error is not None:
+            raise OSError(self._error.errno, self._error.strerror or str(self._error),
+                          self.path)
+
+    def _failed(self, exc: OSError) -> None:
+        if self._error is None:
+            self._error = exc
+
+    def seek(self, offset, whence=0):
+        if whence == 1:
+            offset += self._pos
+        elif whence == 2:
+            offset += max([os.fstat(self._fh.fileno()).st_size] +
+                          [o + len(d) for o, d in self._spill])
+        self._pos = offset
+        return offset
+
+    def tell(self):
+        return self._pos
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        if self._error is None:
+            try:
+                done = 0
+                while done < len(data):
+                    done += os.pwrite(self._fh.fileno(), data[done:], self._pos + done)
+            except OSError as exc:
+                self._failed(exc)
+        if self._error is not None:
+            self._spill.append((self._pos, data))
+        self._pos += len(data)
+        return len(data)
+
+    def read(self, size=-1) -> bytes:
+        if size is None or size < 0:
+            size = max(0, os.fstat(self._fh.fileno()).st_size - self._pos)
+        out = bytearray(os.pread(self._fh.fileno(), size, self._pos))
+        out.extend(bytes(size - len(out)))       # past the end reads as zeros, as in sec2
+        for offset, data in self._spill:
+            lo, hi = max(offset, self._pos), min(offset + len(data), self._pos + size)
+            if lo < hi:
+                out[lo - self._pos:hi - self._pos] = data[lo - offset:hi - offset]
+        self._pos += size
+        return bytes(out)
+
+    def truncate(self, size=None):
+        size = self._pos if size is None else size
+        if self._error is None:
+            try:
+                self._fh.truncate(size)
+            except OSError as exc:
+                self._failed(exc)
+        return size
+
+    def flush(self):
+        """Nothing to do: every write went straight to the file."""
+
+    def close(self):
+        self._fh.close()
 
 
 def save(path, name: str, array, *, metadata: dict, force: bool = False,

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FwdModelsError, MissingDependencyError, optional_import
-from ._atomic import TEMP_SUFFIX, _umask, check_output_path
+from ._atomic import TEMP_SUFFIX, _umask, check_output_path, remove_stale_parts, temp_prefix
 from .metadata import dumps
 from .writers import OutputFile
 
@@ -231,8 +231,9 @@ def atomic_store(path, force: bool = False):
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
+    remove_stale_parts(directory)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=directory))
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=directory))
     except OSError as exc:
         raise FwdModelsError(f"cannot write in output directory '{directory}' "
                              f"({exc.strerror}); choose another place with -o") from None
