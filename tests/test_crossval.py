@@ -525,3 +525,46 @@ def test_cli_eeg_and_bad_input(tmp_path, capsys, lf_data):
         np.savez(tmp_path / "r.npz", bold=s)
         _cli(["crossval", "bold", str(tmp_path / "s.npy"), str(tmp_path / "r.npz"),
               "--reference-key", "nope", "--dt", "1 ms"])
+
+
+# ------------------------------------------------------------------ hostile references
+def test_cli_refuses_pickled_and_corrupt_references(tmp_path):
+    from hostile_files import npz_bad_deflate
+
+    z = _neural_input(T=50)
+    np.save(tmp_path / "z.npy", z)
+    np.savez(tmp_path / "pick.npz", bold=np.array([1, {"a": 2}], dtype=object))
+    np.save(tmp_path / "pick.npy", np.array([z, None], dtype=object), allow_pickle=True)
+    base = ["crossval", "bold", str(tmp_path / "z.npy")]
+    for name in ("pick.npz", "pick.npy"):
+        with pytest.raises(FwdModelsError, match=r"REFERENCE: '.*pick.np[yz]' holds pickled "
+                                                 r"Python objects, which fwdmodels refuses"):
+            _cli(base + [str(tmp_path / name), "--dt", "1 ms"])
+    npz_bad_deflate(tmp_path / "bad.npz", np.tile(z, (20, 1)))
+    with pytest.raises(FwdModelsError, match=r"REFERENCE: cannot read '.*bad.npz' as .npy or "
+                                             r".npz \(error: Error -3 while decompressing"):
+        _cli(base + [str(tmp_path / "bad.npz"), "--dt", "1 ms"])
+
+
+def test_reference_non_finite_from_the_start_is_named_not_diagnosed(tmp_path):
+    z = _neural_input(T=50)
+    ref = np.full((50, N), np.nan)
+    with pytest.raises(FwdModelsError, match=r"`reference` \('bold'\) holds nan at time index "
+                                             r"0, channel 0: it is not finite from its first "
+                                             r"row, so there is nothing to compare"):
+        cv.diagnose_bold(z, "1 ms", ref)
+    ref[0] = 0.0
+    ref[0, 2] = np.inf
+    with pytest.raises(FwdModelsError, match=r"holds inf at time index 0, channel 2"):
+        cv.diagnose_bold(z, "1 ms", {"bold": ref})
+
+
+def test_report_names_the_first_non_finite_value_of_either_side():
+    r = np.zeros((10, 3))
+    c = np.zeros((10, 3))
+    r[5, 1], r[7, 0], c[2, 2] = np.nan, np.inf, -np.inf
+    report = cv.compare(r, c, names="bold")
+    note = report["bold"].note
+    assert "the reference holds nan at t=5, ch=1 (its first non-finite value; 2 in all)" in note
+    assert "the candidate holds -inf at t=2, ch=2 (its first non-finite value; 1 in all)" in note
+    assert "the reference holds nan at t=5, ch=1" in str(report)

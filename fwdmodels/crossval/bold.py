@@ -80,6 +80,22 @@ def _first_nonfinite_row(array: np.ndarray, start: int) -> int | None:
     return int(hits[0]) + start if hits.size else None
 
 
+def _check_first_row(ref: dict) -> None:
+    """Refuse a reference that is non-finite from its first row: nothing can be compared."""
+    for name, value in ref.items():
+        r = _split(value, f"reference[{name!r}]")[0]
+        if r.ndim == 0 or r.shape[0] == 0:
+            continue
+        first = r[0].ravel()
+        bad = np.flatnonzero(~np.isfinite(first))
+        if bad.size:
+            raise FwdModelsError(
+                f"`reference` ({name!r}) holds {float(first[bad[0]])!r} at time index 0, "
+                f"channel {int(bad[0])}: it is not finite from its first row, so there is "
+                f"nothing to compare or diagnose; check the reference run (a time step far "
+                f"too long can make it diverge at once)")
+
+
 def diagnose_bold(z, dt, reference, *, params="friston2003", method="heun", init="rest",
                   rtol=None, atol=None, max_causes: int = 3) -> Report:
     """Compare a reference BOLD run with fwdmodels' and, if they differ, name the cause.
@@ -114,6 +130,7 @@ def diagnose_bold(z, dt, reference, *, params="friston2003", method="heun", init
     ref = _as_bold_reference(reference)
     params = resolve_params(params)
     dt_s = read_dt(dt)
+    _check_first_row(ref)
     cache: dict = {}
 
     def run(causes: tuple[_Cause, ...]):
@@ -125,7 +142,8 @@ def diagnose_bold(z, dt, reference, *, params="friston2003", method="heun", init
         factor = next((float(c.name[3:]) for c in causes if c.group == "dt"), 1.0)
         start = next((c.name[5:] for c in causes if c.group == "init"), init)
         scheme = next((c.name[7:] for c in causes if c.group == "method"), method)
-        key = (p, factor, start if isinstance(start, str) else id(start), scheme)
+        key = ("kappa,gamma inverted" in names, factor,
+               start if isinstance(start, str) else id(start), scheme)
         if key not in cache:
             stop = None
             try:

@@ -23,11 +23,17 @@ def _load(path: str, key: str | None, what: str):
         raise FwdModelsError(f"{what}: no such file {path!r}")
     try:
         data = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise FwdModelsError(f"{what}: cannot read {path!r} as .npy or .npz ({exc})") from None
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                arrays = {k: data[k] for k in data.files}
+    except Exception as exc:    # numpy, zipfile and zlib raise many kinds for a bad file
+        if "pickle" in str(exc).lower() or "object arrays" in str(exc).lower():
+            raise FwdModelsError(f"{what}: {path!r} holds pickled Python objects, which "
+                                 f"fwdmodels refuses to load (a pickle can run code); save it "
+                                 f"as a plain numeric array") from None
+        raise FwdModelsError(f"{what}: cannot read {path!r} as .npy or .npz "
+                             f"({type(exc).__name__}: {exc})") from None
     if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            arrays = {k: data[k] for k in data.files}
         if key is not None:
             if key not in arrays:
                 raise FwdModelsError(f"{what}: {path!r} has no array {key!r} (it has "

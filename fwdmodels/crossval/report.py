@@ -315,6 +315,13 @@ def _row(name, r, c, unit, note, rtol, atol, rdtype, cdtype) -> Row:
     n_failed = int(ok.size - np.count_nonzero(ok))
     first = index(int(np.argmin(ok.ravel()))) if n_failed else None
     notes = [note] if note else []
+    for side, values in (("reference", r), ("candidate", c)):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            flat = int(np.argmax(bad.ravel()))
+            notes.append(f"the {side} holds {float(values.ravel()[flat])!r} at "
+                         f"{_where(index(flat))} (its first non-finite value; "
+                         f"{int(bad.sum())} in all)")
     if np.dtype(rdtype) != np.dtype(cdtype):
         notes.append(f"reference {np.dtype(rdtype)}, candidate {np.dtype(cdtype)}")
     plain = unit is None or str(unit) == "dimensionless"
