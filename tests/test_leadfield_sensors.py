@@ -1,8 +1,7 @@
-"""Sensor layouts: 10-20/10-10 on a sphere (against MNE-Python's spherical montages) and the
-MEG helmet's geometry."""
+"""Sensor layouts: the standard 10-20/10-10/10-05 positions (against MNE-Python's own
+montage, ``mne.channels.make_standard_montage``) and the MEG helmet's geometry."""
 
-import os
-
+import mne  # in the test extra
 import numpy as np
 import pytest
 
@@ -10,40 +9,80 @@ from fwdmodels import FwdModelsError, ureg
 from fwdmodels.leadfield import sensors
 
 
-def test_1020_and_1010_counts_and_radius():
+def test_counts_radius_and_names():
     lay = sensors.eeg_1020(radius="9 cm")
     assert len(lay) == 21 and lay.names[0] == "Fp1"
     np.testing.assert_allclose(np.linalg.norm(lay.positions.to("m").m, axis=1), 0.09)
-    assert len(sensors.eeg_1010()) == 77
+    assert len(sensors.eeg_1010()) == 87 and len(sensors.eeg_1005()) == 336
+    assert set(sensors.NAMES_1020) < set(sensors.NAMES_1010) < set(sensors.NAMES_1005)
     assert set(sensors.BIOSEMI64) <= set(sensors.NAMES_1010) and len(set(sensors.BIOSEMI64)) == 64
+    assert not any(n.endswith("h") for n in sensors.NAMES_1010)
 
 
-def test_angular_definitions():
-    p = {n: x for n, x in zip(sensors.NAMES_1010, sensors.eeg_1010(radius=1 * ureg.m)
-                              .positions.m)}
-    np.testing.assert_allclose(p["Cz"], [0, 0, 1], atol=1e-15)
-    np.testing.assert_allclose(p["T7"], [-np.cos(np.pi / 10), 0, np.sin(np.pi / 10)], atol=1e-15)
-    # C3 halfway between T7 and Cz on the coronal great circle: 36° from the vertex
-    assert np.degrees(np.arccos(p["C3"][2])) == pytest.approx(36.0)
-    # left/right mirror symmetry
-    np.testing.assert_allclose(p["F3"] * [-1, 1, 1], p["F4"], atol=1e-14)
+def _mne_head_positions(kind):
+    mne.set_log_level("error")
+    montage = mne.channels.make_standard_montage(kind)
+    info = mne.create_info(montage.ch_names, 1000.0, "eeg")
+    info.set_montage(montage)
+    return info, {ch["ch_name"]: ch["loc"][:3] for ch in info["chs"]}
 
 
-def test_positions_match_mne_spherical_montage():
-    mne = pytest.importorskip("mne")
-    path = os.path.join(os.path.dirname(mne.__file__), "channels", "data", "montages",
-                        "spherical_1010.tsv")
-    rows = [ln.split("\t") for ln in open(path).read().splitlines()[1:]]
-    ours = dict(zip(sensors.NAMES_1010, sensors.eeg_1010(radius="1 m").positions.m))
-    common = [r for r in rows if r[0] in ours]
-    assert len(common) >= 60
-    worst = max(np.abs(np.array(r[1:], float) - ours[r[0]]).max() for r in common)
-    assert worst < 2e-4   # the file's 4 decimals
+def _angles(ours, theirs, centre):
+    a = ours / np.linalg.norm(ours, axis=1)[:, None]
+    b = theirs - centre
+    b /= np.linalg.norm(b, axis=1)[:, None]
+    return np.degrees(np.arccos(np.clip(np.sum(a * b, axis=1), -1, 1)))
+
+
+@pytest.mark.parametrize("layout", ["eeg_1020", "eeg_1010", "eeg_1005"])
+def test_positions_are_mne_standard_montage_on_its_fitted_sphere(layout):
+    """MNE's colin27_1005 (formerly standard_1005) in its head frame, seen from the centre of
+    a sphere fitted to it: by MNE's own fit_sphere_to_headshape, and by a geometric least
+    squares fit (scipy) of all its positions. The issue's limit is 3° median."""
+    from scipy.optimize import least_squares
+
+    info, pos = _mne_head_positions("colin27_1005")
+    lay = getattr(sensors, layout)(radius="1 m")
+    names = [n for n in lay.names if n in pos]
+    assert len(names) == len(lay) - ("Nz" in lay.names)        # MNE keeps Nz as its nasion
+    ours = np.array([p for n, p in zip(lay.names, lay.positions.m) if n in pos])
+    theirs = np.array([pos[n] for n in names])
+    _, centre_mne, _ = mne.bem.fit_sphere_to_headshape(info, dig_kinds=("eeg",), units="m")
+    every = np.array(list(pos.values()))
+    fit = least_squares(lambda c: np.linalg.norm(every - c[:3], axis=1) - c[3],
+                        np.r_[every.mean(0), 0.09]).x
+    for centre in (centre_mne, fit[:3]):
+        angle = _angles(ours, theirs, centre)
+        assert np.median(angle) <= 3.0 and angle.max() <= 3.0
+    assert np.median(_angles(ours, theirs, fit[:3])) <= 0.5
+
+
+def test_1020_names_match_mne_1020_montage():
+    _, pos = _mne_head_positions("colin27_1020")
+    _, pos05 = _mne_head_positions("colin27_1005")
+    for name in sensors.NAMES_1020:
+        np.testing.assert_allclose(pos[name], pos05[name], atol=1e-12)
+
+
+def test_geometry_of_a_real_head():
+    p = dict(zip(sensors.NAMES_1005, sensors.eeg_1005(radius="1 m").positions.m))
+
+    def angle(a, b):
+        return np.degrees(np.arccos(np.clip(p[a] @ p[b], -1, 1)))
+
+    assert 165 < angle("T7", "T8") < 172          # the generated cap had 144°
+    assert angle("Fpz", "Oz") > 150
+    for left, right in (("F3", "F4"), ("C3", "C4"), ("P7", "P8"), ("AFF5h", "AFF6h")):
+        mirrored = p[left] * [-1, 1, 1]
+        assert np.degrees(np.arccos(np.clip(mirrored @ p[right], -1, 1))) < 3
 
 
 def test_layout_errors_and_aliases():
-    assert sensors.eeg_layout(["T3", "cz"]).names == ("T7", "Cz")
-    with pytest.raises(FwdModelsError, match=r"`names` must be 10-10 electrode names; got 'Xx1'"):
+    assert sensors.eeg_layout(["T3", "cz", "t6", "M1"]).names == ("T7", "Cz", "P8", "M1")
+    shifted = sensors.eeg_layout(["Cz"], radius="8 cm", origin=[0, 0, 0.04] * ureg.m)
+    np.testing.assert_allclose(np.linalg.norm(shifted.positions.m - [0, 0, 0.04]), 0.08)
+    with pytest.raises(FwdModelsError, match=r"`names` must be standard 10-20/10-10/10-05 "
+                                             r"electrode names \(or M1, M2, A1, A2\); got 'Xx1'"):
         sensors.eeg_layout(["Xx1"])
     with pytest.raises(FwdModelsError, match=r"`radius` must carry a unit"):
         sensors.eeg_1020(radius=0.09)

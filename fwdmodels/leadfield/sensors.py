@@ -1,22 +1,19 @@
-"""Standard sensor layouts: EEG 10-20 and 10-10 positions on a sphere, and a whole-head MEG helmet.
+"""Standard sensor layouts: EEG 10-20, 10-10 and 10-05 positions on a sphere, and a whole-head
+MEG helmet with magnetometers and planar gradiometers (306 channels, as the Neuromag/Elekta
+Vectorview).
 
-EEG positions are built from the angular definitions of the 10-20 system (Jasper 1958) and its
-10 % extension (Chatrian, Lettich & Nelson 1985; ACNS 1991 nomenclature), following the
-construction of Oostenveld & Praamstra (2001) on a sphere:
-
-* the frame has x towards the right ear (RPA), y towards the nasion, z up; nasion, inion and
-  the pre-auricular points lie on the equator;
-* the midline Nz–Fpz–AFz–Fz–FCz–Cz–CPz–Pz–POz–Oz–Iz divides the sagittal half circle in 10 %
-  steps (18°); the ring through Fpz, T7 and Oz lies 10 % (18°) above the equator and carries
-  Fp1/2, AF7/8, F7/8, FT7/8, T7/8, TP7/8, P7/8, PO7/8, O1/2 every 18° of azimuth, and the
-  equator carries Nz, F9/10, FT9/10, T9/10, TP9/10, P9/10, PO9/10, I1/2, Iz;
-* each coronal row (AF, F, FC, C, CP, P, PO) runs along the circle through its left ring
-  point, its midline point and its right ring point, divided into equal arcs (quarters; halves
-  for AF and PO).
+EEG positions are the standard ones (Oostenveld & Praamstra 2001): the positions of the 10-05
+system on the MNI Colin27 head distributed with FieldTrip and MNE-Python (MNE's
+``colin27_1005`` montage, formerly ``standard_1005``), as directions from the centre of the
+sphere fitted to them (see :mod:`fwdmodels.leadfield._standard_1005`), placed on a sphere of
+the radius asked for. The frame is MNE-Python's head frame: x towards the right pre-auricular
+point, y towards the nasion, z up. The table is part of fwdmodels (mne is not needed); the
+tests check it against ``mne.channels.make_standard_montage``. On the fitted sphere T7 and T8
+are 169° apart and Cz lies 7° in front of the top: a real head, not an idealised one.
 
 The MEG helmet has sites spread evenly (a Fibonacci lattice) over a spherical cap around the
 head; each site has a magnetometer and two orthogonal planar gradiometers, in the manner of the
-306-channel Vectorview/TRIUX (102 sites).
+306-channel Vectorview/TRIUX (102 sites); see :class:`MEGHelmet`.
 
 References
 ----------
@@ -34,68 +31,24 @@ from .._validation import check_int
 from ..errors import FwdModelsError
 from ..units import ureg
 from ._inputs import read_positions, read_si_array
+from ._standard_1005 import directions
 
-__all__ = ["EEGLayout", "MEGHelmet", "eeg_1020", "eeg_1010", "eeg_layout", "meg_helmet",
-           "NAMES_1020", "NAMES_1010", "BIOSEMI64"]
+__all__ = ["EEGLayout", "MEGHelmet", "eeg_1020", "eeg_1010", "eeg_1005", "eeg_layout",
+           "meg_helmet", "NAMES_1020", "NAMES_1010", "NAMES_1005", "BIOSEMI64"]
 
-_STEP = np.deg2rad(18.0)
-
-
-def _point(elevation: float, azimuth: float) -> np.ndarray:
-    return np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
-                     np.sin(elevation)])
-
-
-def _arc(a: np.ndarray, b: np.ndarray, c: np.ndarray, fraction: float) -> np.ndarray:
-    """The point at ``fraction`` of the arc from ``a`` to ``b`` on the circle through a, b, c."""
-    normal = np.cross(b - a, c - a)
-    normal /= np.linalg.norm(normal)
-    centre = np.dot(normal, a) * normal
-    u, v = a - centre, b - centre
-    w = np.cross(normal, u)
-    angle = np.arctan2(np.dot(v, w), np.dot(v, u))
-    if angle < 0:  # the arc from a to b that does not pass through c is the other way round
-        w, angle = -w, -angle
-    return centre + u * np.cos(fraction * angle) + w * np.sin(fraction * angle)
-
-
-def _positions_1010() -> dict[str, np.ndarray]:
-    pos: dict[str, np.ndarray] = {}
-    midline = ["Nz", "Fpz", "AFz", "Fz", "FCz", "Cz", "CPz", "Pz", "POz", "Oz", "Iz"]
-    for k, name in enumerate(midline):
-        alpha = k * _STEP  # from the nasion over the vertex to the inion
-        pos[name] = np.array([0.0, np.cos(alpha), np.sin(alpha)])
-    left = ["Fp1", "AF7", "F7", "FT7", "T7", "TP7", "P7", "PO7", "O1"]
-    right = ["Fp2", "AF8", "F8", "FT8", "T8", "TP8", "P8", "PO8", "O2"]
-    left_eq = [None, None, "F9", "FT9", "T9", "TP9", "P9", "PO9", "I1"]
-    right_eq = [None, None, "F10", "FT10", "T10", "TP10", "P10", "PO10", "I2"]
-    for k in range(9):
-        az_left, az_right = np.pi / 2 + (k + 1) * _STEP, np.pi / 2 - (k + 1) * _STEP
-        pos[left[k]], pos[right[k]] = _point(_STEP, az_left), _point(_STEP, az_right)
-        if left_eq[k]:
-            pos[left_eq[k]], pos[right_eq[k]] = _point(0.0, az_left), _point(0.0, az_right)
-    rows = {"AF": ("AF7", "AF8", 2), "F": ("F7", "F8", 4), "FC": ("FT7", "FT8", 4),
-            "C": ("T7", "T8", 4), "CP": ("TP7", "TP8", 4), "P": ("P7", "P8", 4),
-            "PO": ("PO7", "PO8", 2)}
-    for prefix, (lname, rname, parts) in rows.items():
-        mid = pos[prefix + "z"]
-        lpt, rpt = pos[lname], pos[rname]
-        for j in range(1, parts):
-            # left: from X7 towards Xz the numbers go 5, 3, 1 (or 3 alone for AF, PO)
-            odd = 2 * (parts - j) - 1 if parts == 4 else 3
-            even = 2 * j if parts == 4 else 4
-            pos[f"{prefix}{odd}"] = _arc(lpt, mid, rpt, j / parts)
-            pos[f"{prefix}{even}"] = _arc(mid, rpt, lpt, j / parts)
-    return {name: p / np.linalg.norm(p) for name, p in pos.items()}
-
-
-_UNIT_1010 = _positions_1010()
-
+_UNIT = {name: np.array(v) / np.linalg.norm(v) for name, v in directions().items()}
+#: Positions that are not points of the 10-05 grid: mastoids and earlobes.
+_EXTRA = ("M1", "M2", "A1", "A2")
 #: The 21 positions of the 10-20 system (T7/T8/P7/P8 are the older T3/T4/T5/T6).
 NAMES_1020 = ("Fp1", "Fpz", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8",
               "P7", "P3", "Pz", "P4", "P8", "O1", "Oz", "O2")
-#: All 10-10 positions built here (77), front to back.
-NAMES_1010 = tuple(sorted(_UNIT_1010, key=lambda n: (-_UNIT_1010[n][1], _UNIT_1010[n][0])))
+#: The 87 positions of the 10-10 system (MNE's 10-10 set and Nz), front to back.
+NAMES_1010 = ("Nz",) + tuple(n for n in _UNIT if not n.endswith("h") and n != "Nz"
+                             and n not in _EXTRA and not n.startswith(
+                                 ("AFp", "AFF", "FFC", "FFT", "FCC", "FTT", "CCP", "TTP",
+                                  "CPP", "TPP", "PPO", "POO", "OI")))
+#: All 336 positions of the 10-05 system in the table, front to back (10-10 ones included).
+NAMES_1005 = ("Nz",) + tuple(n for n in _UNIT if n != "Nz" and n not in _EXTRA)
 #: The 64 channels of a BioSemi 64 cap, all 10-10 names.
 BIOSEMI64 = (
     "Fp1", "AF7", "AF3", "F1", "F3", "F5", "F7", "FT7", "FC5", "FC3", "FC1", "C1", "C3", "C5",
@@ -126,12 +79,13 @@ class EEGLayout:
 
 
 def eeg_layout(names, radius="9 cm", origin=None) -> EEGLayout:
-    """Positions of the given 10-10 names on a sphere.
+    """Positions of the given standard electrode names on a sphere.
 
     Parameters
     ----------
     names : sequence of str
-        10-10 names (case-insensitive; T3, T4, T5, T6 are read as T7, T8, P7, P8).
+        10-20, 10-10 or 10-05 names, or M1, M2, A1, A2 (case-insensitive; T3, T4, T5, T6 are
+        read as T7, T8, P7, P8).
     radius : pint.Quantity or str
         Radius of the sphere (default 9 cm).
     origin : pint.Quantity, shape (3,), optional
@@ -141,15 +95,16 @@ def eeg_layout(names, radius="9 cm", origin=None) -> EEGLayout:
     if not r > 0:
         raise FwdModelsError(f"`radius` must be positive; got {r!r} m")
     centre = np.zeros(3) if origin is None else read_positions(origin, "origin", 1)[0]
-    lookup = {k.lower(): k for k in _UNIT_1010}
+    lookup = {k.lower(): k for k in _UNIT}
     lookup.update({k.lower(): v for k, v in _ALIASES.items()})
     canonical = []
     for name in names:
         key = str(name).lower()
         if key not in lookup:
-            raise FwdModelsError(f"`names` must be 10-10 electrode names; got {name!r}")
+            raise FwdModelsError(f"`names` must be standard 10-20/10-10/10-05 electrode names "
+                                 f"(or M1, M2, A1, A2); got {name!r}")
         canonical.append(lookup[key])
-    xyz = centre + r * np.array([_UNIT_1010[n] for n in canonical]).reshape(-1, 3)
+    xyz = centre + r * np.array([_UNIT[n] for n in canonical]).reshape(-1, 3)
     return EEGLayout(tuple(canonical), ureg.Quantity(xyz, "m"))
 
 
@@ -159,8 +114,13 @@ def eeg_1020(radius="9 cm", origin=None) -> EEGLayout:
 
 
 def eeg_1010(radius="9 cm", origin=None) -> EEGLayout:
-    """The 77 electrodes of the 10-10 system built here on a sphere (see :data:`NAMES_1010`)."""
+    """The 87 electrodes of the 10-10 system on a sphere (see :data:`NAMES_1010`)."""
     return eeg_layout(NAMES_1010, radius, origin)
+
+
+def eeg_1005(radius="9 cm", origin=None) -> EEGLayout:
+    """The 336 electrodes of the 10-05 system on a sphere (see :data:`NAMES_1005`)."""
+    return eeg_layout(NAMES_1005, radius, origin)
 
 
 @dataclass(frozen=True)
