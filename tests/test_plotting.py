@@ -97,15 +97,18 @@ def test_plot_states_four_panels_with_rest_lines_and_overlay(run):
 
 # ------------------------------------------------------------------------- sensors
 def test_project_layout_is_azimuthal_equidistant():
-    lay = sensors.eeg_layout(["Cz", "Fpz", "Oz", "T7", "T8", "Nz"])
-    xy = plotting.project_layout(lay)
     step = np.deg2rad(18)
+    # an idealised cap (Cz on top, 10-20 steps of 18 degrees): the standard caps are real heads
+    s72, c72 = np.sin(4 * step), np.cos(4 * step)
+    unit = np.array([[0, 0, 1], [0, s72, c72], [0, -s72, c72], [-s72, 0, c72], [s72, 0, c72],
+                     [0, 1, 0]])
+    lay = sensors.EEGLayout(("Cz", "Fpz", "Oz", "T7", "T8", "Nz"), unit * fwdmodels.ureg.m)
+    xy = plotting.project_layout(lay)
     expected = [[0, 0], [0, 4 * step], [0, -4 * step], [-4 * step, 0], [4 * step, 0],
                 [0, np.pi / 2]]
     np.testing.assert_allclose(xy, expected, atol=1e-12)
     # distance from the centre is the polar angle, whatever the radius and origin
-    shifted = sensors.eeg_layout(["Cz", "Fpz"], radius="7 cm",
-                                 origin=[0, 0, 0.01] * fwdmodels.ureg.m)
+    shifted = sensors.EEGLayout(("Cz", "Fpz"), (0.07 * unit[:2] + [0, 0, 0.01]) * fwdmodels.ureg.m)
 
     centre = [0, 0, 1.0] * fwdmodels.ureg.cm
     np.testing.assert_allclose(plotting.project_layout(shifted, origin=centre), expected[:2],
