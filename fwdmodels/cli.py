@@ -2,18 +2,23 @@
 :mod:`fwdmodels.pipeline` and :mod:`fwdmodels.io`.
 
 Exit status: 0 on success; 2 for a user mistake (a bad option, an unreadable or corrupt file,
-an output that exists...), reported as one line on stderr; 130 when interrupted; 1 for an
-internal error (a bug: please report it; ``--debug`` shows the traceback). Whatever the
-outcome, nothing is left half-written and the input files are never modified.
+an output that exists...), reported as one line on stderr; 130 when interrupted (Ctrl-C,
+SIGTERM, or SIGHUP when the terminal or ssh session closes); 1 for an internal error (a bug:
+please report it; ``--debug`` shows the traceback). Whatever the outcome, nothing is left
+half-written and the input files are never modified. Python warnings are printed as one line
+each after a successful run (``fwdmodels bold: warning: ...``), and dropped after an error,
+whose own line says what went wrong.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import traceback
+import warnings
 
 from .errors import FwdModelsError, MissingDependencyError
 
@@ -47,6 +52,33 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"must be a whole number; got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number; got {text!r}") from None
+    if not 0 <= value < 2 ** 128:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 2**128 - 1 (a seed "
+                                         f"of numpy's generator); got {value}")
+    return value
+
+
+#: Largest |SNR| in dB: a power ratio of 10^(±300), about the range of float64.
+SNR_LIMIT_DB = 3000.0
+
+
+def _snr_db(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of dB; got {text!r}") from None
+    if not (math.isfinite(value) and abs(value) <= SNR_LIMIT_DB):
+        raise argparse.ArgumentTypeError(f"must be a finite number of dB within "
+                                         f"±{SNR_LIMIT_DB:g} (a power ratio of 10^±300, the "
+                                         f"range of float64); got {text!r}")
     return value
 
 
@@ -137,10 +169,11 @@ def _sensor_options(p, modality):
         p.add_argument("--reference", type=_reference, default=None, metavar="REF",
                        help="'average', 'none' (reference at infinity, the default) or the "
                             "index of the reference channel")
-    p.add_argument("--noise-snr-db", type=float, metavar="DB",
+    p.add_argument("--noise-snr-db", type=_snr_db, metavar="DB",
                    help="add white sensor noise with this signal-to-noise ratio, in dB of the "
                         "whole recording's mean signal power")
-    p.add_argument("--seed", type=int, metavar="INT", help="seed of the noise generator")
+    p.add_argument("--seed", type=_seed, metavar="INT",
+                   help="seed of the noise generator (a whole number >= 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -328,28 +361,43 @@ def _on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
+#: Signals that stop a run as Ctrl-C does (outputs cleaned up, exit status 130): SIGTERM, and
+#: SIGHUP, sent when the terminal or the ssh session of the run closes.
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                      if hasattr(signal, name))
+
+
+def _catch_stop_signals() -> dict:
+    previous = {}
+    for sig in _STOP_SIGNALS:
+        try:
+            previous[sig] = signal.signal(sig, _on_sigterm)
+        except ValueError:                   # not in the main thread
+            break
+    return previous
+
+
+def _print_warnings(prog, caught) -> None:
+    seen = set()
+    for w in caught:
+        line = f"{prog}: warning: {_one_line(w.message)}"
+        if line not in seen:
+            seen.add(line)
+            print(line, file=sys.stderr)
+
+
 def main(argv=None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     prog = f"fwdmodels {args.command}"
+    previous = _catch_stop_signals()
     try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:                       # not in the main thread
-        previous = None
-    try:
-        if args.command == "crossval":      # its exit status says whether the two agree
-            from . import crossval
-
-            return crossval.run(args)
-        if args.command == "batch":         # exit 1 when some files failed
-            from . import batch
-
-            return batch.run(args)
-        result = _COMMANDS[args.command](args)
-        if result is not None and not getattr(args, "quiet", False):
-            print(_summary(result))
-        return 0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            status = _run(args)
+        _print_warnings(prog, caught)
+        return status
     except (FwdModelsError, MissingDependencyError) as exc:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USER
@@ -376,5 +424,20 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return EXIT_BUG
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args) -> int:
+    if args.command == "crossval":      # its exit status says whether the two agree
+        from . import crossval
+
+        return crossval.run(args)
+    if args.command == "batch":         # exit 1 when some files failed
+        from . import batch
+
+        return batch.run(args)
+    result = _COMMANDS[args.command](args)
+    if result is not None and not getattr(args, "quiet", False):
+        print(_summary(result))
+    return 0
