@@ -114,7 +114,8 @@ def _read_forward(path, mne):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # MNE warns about names not ending in -fwd.fif
             return mne.read_forward_solution(path, verbose="error")
-    except (ValueError, OSError, KeyError, IndexError, TypeError, RuntimeError) as exc:
+    except (ValueError, OSError, KeyError, IndexError, TypeError, RuntimeError,
+            AttributeError) as exc:                    # AttributeError: an empty file
         detail = " ".join(str(exc).split())
         raise FwdModelsError(f"lead field '{path}' is not a readable MNE-Python forward "
                              f"solution ({detail}); write one with "
