@@ -61,7 +61,7 @@ def run_brainmass(z: np.ndarray) -> dict:
 def main(outdir=".") -> list[Path]:
     from fwdmodels import simulate_bold
     from fwdmodels.crossval import brainmass_bold, diagnose_bold
-    from fwdmodels.plotting import new_figure, plot_bold, save_figure
+    from fwdmodels.plotting import new_figure, place_legend, plot_bold, save_figure
 
     z = neural_input()
     reference = run_brainmass(z)                                  # the JAX result
@@ -75,17 +75,24 @@ def main(outdir=".") -> list[Path]:
     # brainmass's BOLD equation (q/rho), which lands on brainmass's curve.
     bold, states = simulate_bold(z, "10 ms", method="heun", init="brainmass",
                                  return_states=True)
-    fig = new_figure((9, 6.5), "the crossval_jax example")
+    fig = new_figure((11, 7.5), "the crossval_jax example")
+    fig.suptitle("brainmass against fwdmodels: the states agree to rounding, BOLD differs by "
+                 "q/rho in k2")
     top, bottom = fig.subplots(2, 1, height_ratios=[2, 1])
     plot_bold(np.column_stack([reference["bold"][:, 0], bold.magnitude[:, 0],
                                brainmass_bold(states)[:, 0]]), "10 ms", design=z[:, 0] > 0.5,
               labels=["brainmass bold()", "fwdmodels (q/v)", "fwdmodels states, q/rho"],
               ax=top, title="BOLD of region 0: brainmass vs fwdmodels (Heun, dt = 10 ms)")
-    top.get_lines()[-1].set(ls="--", color="k")                  # q/rho: dashed, on top
-    top.legend(fontsize="small")
+    for line in top.get_lines()[1:3]:
+        line.set(lw=3)
+    top.get_lines()[-1].set(ls=(0, (4, 3)), color="k", lw=2)   # q/rho: dashed, on top
+    place_legend(top)                                          # again, with the styles
     gaps = [max(float(np.abs(reference[k] - states[k]).max()), 1e-18) for k in "xfvq"]
     bottom.bar(list("xfvq"), gaps, color="C0")
-    bottom.set(yscale="log", ylim=(1e-18, 1e-12), ylabel="max |brainmass - fwdmodels|",
+    top_decade = max(-12, int(np.ceil(np.log10(max(gaps)))) + 1)   # no bar cut off
+    bottom.set(yscale="log", ylim=(1e-18, 10.0 ** top_decade),
+               xlabel="state (x in 1/s; f, v, q normalised)",
+               ylabel="max |difference| (state unit)",
                title="The states agree to rounding (float64 epsilon is 2.2e-16)")
     return [save_figure(fig, Path(outdir) / "crossval_jax.png")]
 

@@ -38,7 +38,7 @@ def block(amplitude: float) -> np.ndarray:
 def main(outdir=".") -> list[Path]:
     from fwdmodels import simulate_bold
     from fwdmodels.hemodynamics import balloon_kernel, convolve_hrf
-    from fwdmodels.plotting import new_figure, plot_bold, save_figure
+    from fwdmodels.plotting import new_figure, place_legend, plot_bold, save_figure
 
     # The kernel is made once, on the dt of the input, long enough for g(t) to die out.
     kernel = balloon_kernel("friston2003", dt=DT, duration="30 s")
@@ -60,19 +60,26 @@ def main(outdir=".") -> list[Path]:
     print(f"slope of log(gap) against log(z) for z <= {AMPLITUDES[3]:g}: {slope:.2f} "
           f"(1 means first order)")
 
-    fig = new_figure((11, 3.8), "the linear_vs_nonlinear example")
+    fig = new_figure((13, 4.6), "the linear_vs_nonlinear example")
+    fig.suptitle("The kernel matches the Balloon ODE for a small input; the gap grows in "
+                 "proportion to the input")
     axes = fig.subplots(1, 3)
     for ax, a in zip(axes[:2], (0.1, 3.0)):
         z, nonlinear, linear = runs[a]
         # The same scale for both: BOLD per unit of z, so a linear system would overlap.
         plot_bold(np.column_stack([nonlinear, linear]) / a, DT, design=z[:, 0], ax=ax,
-                  labels=["Balloon ODE", "kernel * z"], title=f"z = {a:g} (BOLD / z)")
+                  labels=["Balloon ODE", "kernel * z"], title=f"z = {a:g}: BOLD / z")
+        ax.get_lines()[2].set(ls=(0, (4, 3)), lw=2)     # the kernel dashed, on top
+        ax.get_lines()[1].set(lw=3)
         ax.set_ylabel("BOLD / z (% per unit of z)")
-    axes[2].loglog(AMPLITUDES, gaps, "o-", label="max |ODE - linear| / max |ODE|")
-    axes[2].loglog(AMPLITUDES, gaps[0] * np.asarray(AMPLITUDES) / AMPLITUDES[0], "k:",
-                   label="slope 1 (first order)")
-    axes[2].set(xlabel="amplitude of z", ylabel="relative gap", title="The gap grows with z")
-    axes[2].legend(fontsize="small")
+        place_legend(ax)                                # again, with the styles
+    percent = 100 * np.asarray(gaps)
+    axes[2].loglog(AMPLITUDES, percent, "o-", lw=2, label="max |ODE - kernel| / max |ODE|")
+    axes[2].loglog(AMPLITUDES, percent[0] * np.asarray(AMPLITUDES) / AMPLITUDES[0], "k:",
+                   lw=2, label="slope 1 (first order)")
+    axes[2].set(xlabel="amplitude of z (normalised activity)", ylabel="relative gap (%)",
+                title="The gap against the amplitude")
+    place_legend(axes[2])
     return [save_figure(fig, Path(outdir) / "linear_vs_nonlinear.png")]
 
 

@@ -116,13 +116,15 @@ def tr_decimation():
 
 
 def main(outdir=".") -> list[Path]:
-    from fwdmodels.plotting import new_figure, plot_bold, plot_states, save_figure
+    from fwdmodels.plotting import new_figure, place_legend, plot_bold, plot_states, save_figure
 
     z1, right, wrong = inverted_rates()
     rest, ones, rest_states, ones_states = start_away_from_rest()
     z3, fine, sampled, averaged = tr_decimation()
 
-    fig = new_figure((9, 10), "the pitfalls example")
+    # One colour code in every panel: the right way in blue, the wrong way in red.
+    fig = new_figure((11, 11), "the pitfalls example")
+    fig.suptitle("Three pitfalls: the wrong way (red) against the right way (blue)")
     ax1, ax2, ax3 = fig.subplots(3, 1)
     plot_bold(np.column_stack([right, wrong]), "10 ms", design=z1[:, 0], ax=ax1,
               labels=["right: kappa = 0.65 /s, gamma = 0.41 /s",
@@ -131,28 +133,36 @@ def main(outdir=".") -> list[Path]:
     plot_bold(np.column_stack([rest, ones]), "10 ms", ax=ax2,
               labels=["right: start at rest (x = 0, f = v = q = 1)",
                       "wrong: start at x = f = v = q = 1 (brainmass)"],
-              title="2. No input, two starts: the transient of a start away from rest")
-    # Panel 3: the fine signal with a marker every TR, and the two TR series joined up.
-    t0, t1 = 40.0, 160.0                                        # 2 minutes after 40 s
-    window = slice(round(t0 / 0.05), round(t1 / 0.05))
-    plot_bold(fine[window], "50 ms", tr=TR, ax=ax3, labels=["BOLD"],
-              title="3. TR = 2 s: every TR (aliased) against the mean of each TR")
-    ax3.get_lines()[1].set(color="0.6", lw=0.7)                 # the fine signal in grey
+              title="2. No input, two starts: a whole response from a start away from rest")
+    for ax in (ax1, ax2):
+        right_line, wrong_line = ax.get_lines()[1:3]
+        right_line.set(color="C0", lw=2)
+        wrong_line.set(color="C3", lw=2)
+        place_legend(ax)                    # again, with the colours
+    # Panel 3: two minutes after the first 40 s (the start from rest has died out) of the
+    # signal every 50 ms, one sample every TR, and the mean of each TR.
+    t0, t1 = 40.0, 160.0
+    plot_bold(fine, "50 ms", ax=ax3, labels=["BOLD every 50 ms"],
+              title="3. TR = 2 s: one sample per TR aliases the fast rhythm; "
+                    "the mean of each TR does not")
+    ax3.get_lines()[1].set(color="0.6", lw=0.8)                  # the fine signal in grey
     t_tr = (np.arange(sampled.size) + 1) * 2.0
-    keep = (t_tr > t0) & (t_tr <= t1)
-    ax3.plot(t_tr[keep] - t0, 100 * sampled[keep], color="C3", lw=1.2,
-             label="every TR (tr_mode='sample'): a false 20-s wave")
-    ax3.plot(t_tr[keep] - t0, 100 * averaged[keep], color="C2", lw=1.6,
-             label="mean of each TR (tr_mode='mean')")
-    ax3.set(xlabel="time after the first 40 s (s)")
-    ax3.legend(fontsize="small", loc="best")
+    ax3.plot(t_tr, 100 * sampled, color="C3", lw=1.6, marker="o", ms=4,
+             label="wrong: one sample every TR, a false 20-s wave")
+    ax3.plot(t_tr, 100 * averaged, color="C0", lw=2.2, label="right: mean of each TR")
+    shown = 100 * fine[round(t0 / 0.05):round(t1 / 0.05)]
+    low, high = shown.min(), shown.max()
+    ax3.set(xlim=(t0, t1), ylim=(low - 0.1 * (high - low), high + 0.6 * (high - low)))
+    place_legend(ax3)                       # in the room left above the data
     paths = [save_figure(fig, Path(outdir) / "pitfalls.png")]
 
     # The states behind pitfall 2: from rest nothing moves; from x = 1 everything does.
-    states = plot_states(rest_states, "10 ms", label="start at rest",
-                         title="No input: states from rest and from x = f = v = q = 1")
+    moving = np.flatnonzero(np.abs(ones) > 0.01 * np.abs(ones).max())
+    states = plot_states(rest_states, "10 ms", label="start at rest", color="C0", lw=2,
+                         title="No input: from rest nothing moves; from x = f = v = q = 1 "
+                               f"every state swings for about {(moving[-1] + 1) * 0.01:.0f} s")
     plot_states(ones_states, "10 ms", label="start at x = f = v = q = 1 (brainmass)",
-                axes=states.axes)
+                axes=states.axes, color="C3", lw=2)
     paths.append(save_figure(states, Path(outdir) / "pitfalls_states.png"))
     return paths
 

@@ -29,7 +29,8 @@ import numpy as np
 def main(outdir=".") -> list[Path]:
     from fwdmodels import ureg
     from fwdmodels.leadfield import sensors, sphere_eeg_leadfield, sphere_meg_leadfield
-    from fwdmodels.plotting import new_figure, plot_leadfield, plot_topography, save_figure
+    from fwdmodels.plotting import (add_note, new_figure, plot_leadfield, plot_topography,
+                                    save_figure)
 
     # The head: three shells around the origin (x right, y front, z up); sensors around it.
     radii = [8.1, 8.5, 9.0] * ureg.cm
@@ -57,14 +58,20 @@ def main(outdir=".") -> list[Path]:
               f"MEG max |B| = {np.abs(b).max():.3g~P}")
     print("A radial dipole gives no MEG outside a sphere: its field is zero to rounding.")
 
-    fig = new_figure((9, 8), "the sphere_dipole example")
+    fig = new_figure((10, 9), "the sphere_dipole example")
+    fig.suptitle("A 10 nA·m dipole: EEG sees both orientations, MEG only the tangential one")
     axes = fig.subplots(2, 2)
     meg_scale = float(np.abs(maps["tangential"][1].magnitude).max())
     for col, name in enumerate(("tangential", "radial")):
         v, b = maps[name]
-        plot_topography(v, eeg, unit="uV", ax=axes[0, col], title=f"EEG, {name} dipole")
-        plot_topography(b, meg, unit="fT", vmax=meg_scale, ax=axes[1, col],
-                        title=f"MEG magnetometers, {name} dipole")
+        plot_topography(v, eeg, unit="uV", label="potential", ax=axes[0, col],
+                        title=f"EEG, {name} dipole")
+        plot_topography(b, meg, unit="fT", label="magnetic field", vmax=meg_scale,
+                        ax=axes[1, col], title=f"MEG magnetometers, {name} dipole")
+    # The radial MEG panel is blank on purpose: say so on it (under the map, hiding nothing).
+    largest = np.abs(maps["radial"][1]).max()
+    add_note(axes[1, 1], f"No field outside the sphere: max |B| = {largest:.3g~P},\n"
+                         "zero to rounding (same colour scale as the left)", where=())
     paths = [save_figure(fig, Path(outdir) / "sphere_dipole.png")]
 
     # A lead-field matrix: 9 tangential dipoles from left to right at the same depth.
@@ -75,7 +82,9 @@ def main(outdir=".") -> list[Path]:
     L = sphere_eeg_leadfield(row * ureg.m, orient, eeg20.positions, radii, conductivities)
     fig = plot_leadfield(L, unit="uV/(nA*m)", sensor_names=eeg20.names,
                          source_names=[f"x = {100 * x:+.0f} cm" for x in xs],
-                         title="EEG lead field (10-20) of tangential dipoles, left to right")
+                         title="EEG lead field of tangential dipoles: the pattern moves "
+                               "right with the source")
+    fig.set_size_inches(10, 5)
     paths.append(save_figure(fig, Path(outdir) / "sphere_dipole_leadfield.png"))
     return paths
 

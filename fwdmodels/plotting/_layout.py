@@ -189,7 +189,7 @@ def _free(extent, fig, others) -> bool:
     ``others``."""
     if any(_overlap(extent, o) for o in others):
         return False
-    inner = extent.padded(-1.0)
+    inner = extent.padded(4.0)            # a little clear space around the box
     for ax in fig.axes:
         region = _intersection(inner, ax.bbox)
         if region is not None and any(_covers(a, region, fig.dpi) for a in _data(ax)):
