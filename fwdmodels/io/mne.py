@@ -113,13 +113,18 @@ def _read_forward(path, mne):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # MNE warns about names not ending in -fwd.fif
-            return mne.read_forward_solution(path, verbose="error")
+            fwd = mne.read_forward_solution(path, verbose="error")
     except (ValueError, OSError, KeyError, IndexError, TypeError, RuntimeError,
             AttributeError) as exc:                    # AttributeError: an empty file
         detail = " ".join(str(exc).split())
         raise FwdModelsError(f"lead field '{path}' is not a readable MNE-Python forward "
                              f"solution ({detail}); write one with "
                              f"mne.write_forward_solution('...-fwd.fif', fwd)") from None
+    if np.iscomplexobj(fwd["sol"]["data"]):           # would lose its imaginary part below
+        raise FwdModelsError(f"lead field '{path}' holds complex numbers (dtype "
+                             f"{fwd['sol']['data'].dtype}); fwdmodels needs a real forward "
+                             f"solution")
+    return fwd
 
 
 def _pick_channels(fwd, modality: str, meg_channels, where: str):
