@@ -101,3 +101,30 @@ def test_meg_helmet_geometry():
     assert d.min() > 0.02     # sites spread out (about 3 cm apart)
     gpos, gnrm, gdir = helmet.gradiometers()
     assert gpos.shape == (204, 3) and gdir.shape == (204, 3)
+
+
+def test_neuromag306_helmet_gives_102_magnetometers_and_204_gradiometers():
+    from fwdmodels.leadfield import sphere_meg_leadfield
+
+    helmet = sensors.neuromag306(radius="12 cm")
+    assert len(helmet) == 102 and len(helmet.channel_names()) == 306
+    assert len(helmet.mag_names()) == 102 and len(helmet.grad_names()) == 204
+    assert set(helmet.mag_names()) | set(helmet.grad_names()) == set(helmet.channel_names())
+    rng = np.random.default_rng(1)
+    src = rng.normal(size=(4, 3)) * 0.02 * ureg.m
+    ori = rng.normal(size=(4, 3))
+    both = helmet.leadfields(src, ori, accuracy="normal")
+    assert both["mag"].shape == (4, 102) and both["grad"].shape == (4, 204)
+    assert both["mag"].units == ureg("T/(A*m)").units
+    assert both["grad"].units == ureg("T/(m*A*m)").units
+    pos, nrm, gdir = helmet.gradiometers()
+    np.testing.assert_array_equal(
+        both["grad"].m, sphere_meg_leadfield(src, ori, pos, nrm, gradiometer_dir=gdir,
+                                             accuracy="normal").m)
+    # the magnetometers' squares are aligned with the site's first gradiometer, which is the
+    # default axis (e_theta) of a helmet about the origin
+    np.testing.assert_allclose(
+        both["mag"].m, sphere_meg_leadfield(src, ori, *helmet.magnetometers(),
+                                            accuracy="normal").m, rtol=1e-12)
+    free = helmet.leadfields(src, None)
+    assert free["grad"].shape == (4, 3, 204)

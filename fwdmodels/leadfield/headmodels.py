@@ -3,9 +3,11 @@ r"""Analytic head models: lead fields of current dipoles in concentric spheres.
 Two functions give a physical ``(R, M)`` lead field without MNE-Python, FieldTrip or Brainstorm:
 
 * :func:`sphere_meg_leadfield`: the magnetic field outside a spherically symmetric conductor,
-  by the closed form of Sarvas (1987), for point magnetometers and for planar gradiometers
-  taken as two-point differences. It does not depend on the conductivities, and a radial
-  dipole gives no field.
+  by the closed form of Sarvas (1987), integrated over the Vectorview magnetometer and planar
+  gradiometer coils as MNE-Python integrates them (:mod:`fwdmodels.leadfield.coils`: points,
+  weights and the 0.3 mm offset of ``coil_def.dat``, at ``"point"``, ``"normal"`` or
+  ``"accurate"`` accuracy). It does not depend on the conductivities, and a radial dipole
+  gives no field.
 * :func:`sphere_eeg_leadfield`: the scalp potential (reference at infinity, i.e. the potential
   itself) of a dipole in a homogeneous sphere, in closed form, or in a sphere of concentric
   shells, by its exact Legendre series summed until it has converged.
@@ -110,9 +112,15 @@ def _fix(free: np.ndarray, ori: np.ndarray | None) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------- MEG
-def _sarvas_free(r0: np.ndarray, sens: np.ndarray, normal: np.ndarray) -> np.ndarray:
-    """Sarvas field component along ``normal`` for unit x, y, z dipoles: (R, 3, M) in T/(A·m)."""
-    out = np.empty((r0.shape[0], 3, sens.shape[0]))
+def _sarvas_free(r0: np.ndarray, sens: np.ndarray, normal: np.ndarray,
+                 weights: np.ndarray | None = None) -> np.ndarray:
+    """Sarvas field component along ``normal`` for unit x, y, z dipoles: (R, 3, M) in T/(A·m).
+
+    With ``weights`` (n,), the M points are coils × n integration points (coil-major) and
+    each block is summed over its points at once: the result is (R, 3, M / n).
+    """
+    n = 1 if weights is None else len(weights)
+    out = np.empty((r0.shape[0], 3, sens.shape[0] // n))
     r = np.linalg.norm(sens, axis=1)                                      # (M,)
     for start in range(0, r0.shape[0], _BLOCK):
         q0 = r0[start:start + _BLOCK]                                     # (B, 3)
@@ -129,12 +137,15 @@ def _sarvas_free(r0: np.ndarray, sens: np.ndarray, normal: np.ndarray) -> np.nda
         r0_x_e = np.cross(q0[:, None, :], normal[None, :, :])             # (B, M, 3)
         r0_x_r = np.cross(q0[:, None, :], sens[None, :, :])
         field = r0_x_e / F[..., None] - r0_x_r * (grad_dot_e / (F * F))[..., None]
-        out[start:start + _BLOCK] = _MU0_4PI * field.transpose(0, 2, 1)
+        field = _MU0_4PI * field.transpose(0, 2, 1)                       # (B, 3, M)
+        if weights is not None:
+            field = field.reshape(field.shape[0], 3, -1, n) @ weights
+        out[start:start + _BLOCK] = field
     return out
 
 
 def sphere_meg_leadfield(src_pos, src_ori, sensor_pos, sensor_ori, origin=None, *,
-                         gradiometer_dir=None, baseline="16.8 mm"):
+                         gradiometer_dir=None, accuracy="accurate", coil_x=None, baseline=None):
     """MEG lead field of current dipoles in a spherically symmetric conductor (Sarvas 1987).
 
     Parameters
@@ -145,18 +156,27 @@ def sphere_meg_leadfield(src_pos, src_ori, sensor_pos, sensor_ori, origin=None, 
         Dipole directions (normalised here). None gives the free-orientation lead field,
         ``(R, 3, M)``, with the x, y, z unit dipoles as the middle axis.
     sensor_pos : pint.Quantity, shape (M, 3)
-        Sensor positions (the coil centres), a length Quantity, outside every source.
+        Sensor positions: the coil centres (``ch["loc"][:3]`` in MNE-Python), a length
+        Quantity, outside every source.
     sensor_ori : array_like, shape (M, 3)
-        Coil normals: the field component each sensor measures (normalised here).
+        Coil normals (``ez``): the field component each sensor measures (normalised here).
     origin : pint.Quantity, shape (3,), optional
         Centre of the sphere (default: the origin of the frame).
     gradiometer_dir : array_like, shape (M, 3), optional
-        Planar gradiometers: the direction along which each one differentiates (normalised;
-        it should be perpendicular to the normal). Each gradiometer is the two-point
-        difference ``(B·n(p + b/2·g) − B·n(p − b/2·g)) / b``, as MNE-Python's Vectorview
-        ``planar gradiometer at 'point' accuracy``. None (default): magnetometers.
-    baseline : pint.Quantity or str
-        The gradiometer baseline ``b`` (default 16.8 mm, the Vectorview planar gradiometer's).
+        Planar gradiometers (Vectorview "T1", coil type 3012): the direction along which each
+        differentiates, the coil's ``ex`` (made perpendicular to the normal here). None
+        (default): magnetometers (Vectorview "T3", coil type 3024).
+    accuracy : {"accurate", "normal", "point"}
+        Coil integration, as MNE-Python's (see :mod:`fwdmodels.leadfield.coils`):
+        "accurate" (default; 16 points per magnetometer, 8 per gradiometer: what
+        ``mne.make_forward_solution`` uses), "normal" (4 points) or "point" (a magnetometer
+        is its centre, a gradiometer two points 16.8 mm apart); every point but the point
+        magnetometer's lies 0.3 mm along the normal, as in ``coil_def.dat``.
+    coil_x : array_like, shape (M, 3), optional
+        The ``ex`` axis of each magnetometer (the side of its square). Default: ``−z`` made
+        perpendicular to the normal (``e_θ`` on a helmet about the origin).
+    baseline : None
+        No longer taken: the baseline is the coil's (16.8 mm); kept to say so.
 
     Returns
     -------
@@ -164,20 +184,35 @@ def sphere_meg_leadfield(src_pos, src_ori, sensor_pos, sensor_ori, origin=None, 
         In T/(A·m) for magnetometers and T/(m·A·m) for gradiometers. The field does not depend
         on the conductivities; a radial dipole, or one at the centre, gives none.
     """
+    from .._validation import check_option
+    from .coils import coil_frames, integration_points
+
+    if baseline is not None:
+        raise FwdModelsError(f"`baseline` is set by the coil definition (16.8 mm, the "
+                             f"Vectorview planar gradiometer's) and is no longer taken; choose "
+                             f"the integration with `accuracy`; got baseline={baseline!r}")
+    check_option(accuracy, "accuracy", ("accurate", "normal", "point"))
     origin = _origin(origin)
     r0, ori = _source_geometry(src_pos, src_ori, origin)
     sens = read_positions(sensor_pos, "sensor_pos") - origin
     normal = read_orientations(sensor_ori, "sensor_ori", sens.shape[0])
-    _check_outside(r0, sens)
-    if gradiometer_dir is None:
-        return ureg.Quantity(_fix(_sarvas_free(r0, sens, normal), ori), "T/(A*m)")
-    grad = read_orientations(gradiometer_dir, "gradiometer_dir", sens.shape[0])
-    b = check_positive(read_si_array(baseline, "baseline", "[length]", (0,)).item(),
-                       "baseline", " m")
-    plus = _sarvas_free(r0, sens + 0.5 * b * grad, normal)
-    minus = _sarvas_free(r0, sens - 0.5 * b * grad, normal)
-    _check_outside(r0, sens - 0.5 * b * grad)
-    return ureg.Quantity(_fix((plus - minus) / b, ori), "T/(m*A*m)")
+    if gradiometer_dir is not None:
+        if coil_x is not None:
+            raise FwdModelsError("`coil_x` is a magnetometer's axis; a gradiometer's is "
+                                 "`gradiometer_dir`: give one of them")
+        kind, name, axes = "grad", "gradiometer_dir", gradiometer_dir
+    else:
+        kind, name, axes = "mag", "coil_x", coil_x
+    if axes is not None:
+        axes = read_orientations(axes, name, sens.shape[0])
+    frames = coil_frames(normal, axes, name)
+    points, weights = integration_points(sens, frames, kind, accuracy)
+    n = len(weights)
+    flat = points.reshape(-1, 3)
+    _check_outside(r0, flat)
+    free = _sarvas_free(r0, flat, np.repeat(frames[2], n, axis=0), weights)
+    unit = "T/(A*m)" if kind == "mag" else "T/(m*A*m)"
+    return ureg.Quantity(_fix(free, ori), unit)
 
 
 def _check_outside(r0: np.ndarray, sens: np.ndarray) -> None:

@@ -34,7 +34,7 @@ from ._inputs import read_positions, read_si_array
 from ._standard_1005 import directions
 
 __all__ = ["EEGLayout", "MEGHelmet", "eeg_1020", "eeg_1010", "eeg_1005", "eeg_layout",
-           "meg_helmet", "NAMES_1020", "NAMES_1010", "NAMES_1005", "BIOSEMI64"]
+           "meg_helmet", "neuromag306", "NAMES_1020", "NAMES_1010", "NAMES_1005", "BIOSEMI64"]
 
 _UNIT = {name: np.array(v) / np.linalg.norm(v) for name, v in directions().items()}
 #: Positions that are not points of the 10-05 grid: mastoids and earlobes.
@@ -160,6 +160,44 @@ class MEGHelmet:
         pos = np.repeat(self.positions.to("m").magnitude, 2, axis=0)
         return (ureg.Quantity(pos, "m"), np.repeat(self.normals, 2, axis=0),
                 self.grad_dirs.reshape(-1, 3))
+
+    def mag_names(self) -> tuple:
+        """Names of the S magnetometers, ``<site>M``."""
+        return tuple(f"{s}M" for s in self.names)
+
+    def grad_names(self) -> tuple:
+        """Names of the 2·S gradiometers, ``<site>G1``, ``<site>G2`` (site-major)."""
+        return tuple(f"{s}{k}" for s in self.names for k in ("G1", "G2"))
+
+    def leadfields(self, src_pos, src_ori, origin=None, *, accuracy="accurate") -> dict:
+        """The whole helmet's lead fields: ``{"mag": (R, S), "grad": (R, 2·S)}`` Quantities.
+
+        Magnetometers in T/(A·m) and gradiometers in T/(m·A·m) (their units differ, so they
+        are two matrices, in the order of :meth:`mag_names` and :meth:`grad_names`), from
+        :func:`~fwdmodels.leadfield.sphere_meg_leadfield` with Vectorview coils integrated
+        at ``accuracy``; each magnetometer's square is aligned with the site's first
+        gradiometer direction. ``src_ori`` None gives (R, 3, ·) free orientations.
+        """
+        from .headmodels import sphere_meg_leadfield
+
+        pos, nrm = self.magnetometers()
+        mag = sphere_meg_leadfield(src_pos, src_ori, pos, nrm, origin, accuracy=accuracy,
+                                   coil_x=self.grad_dirs[:, 0])
+        gpos, gnrm, gdir = self.gradiometers()
+        grad = sphere_meg_leadfield(src_pos, src_ori, gpos, gnrm, origin,
+                                    gradiometer_dir=gdir, accuracy=accuracy)
+        return {"mag": mag, "grad": grad}
+
+
+def neuromag306(radius="12 cm", origin=None) -> MEGHelmet:
+    """A 306-channel Neuromag-like helmet: 102 sites, each a magnetometer and two orthogonal
+    planar gradiometers (102 + 204 channels), as the Elekta/Neuromag Vectorview and TRIUX.
+
+    The sites are spread evenly (not at the Vectorview's own positions); the coils are the
+    Vectorview's (see :mod:`fwdmodels.leadfield.coils`). :meth:`MEGHelmet.leadfields` gives
+    the two lead fields; :func:`meg_helmet` the same layout with another number of sites.
+    """
+    return meg_helmet(102, radius, origin)
 
 
 def meg_helmet(n_sites=102, radius="12 cm", origin=None, coverage_deg=115.0) -> MEGHelmet:
