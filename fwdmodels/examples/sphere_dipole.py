@@ -35,7 +35,7 @@ def main(outdir=".") -> list[Path]:
     # The head: three shells around the origin (x right, y front, z up); sensors around it.
     radii = [8.1, 8.5, 9.0] * ureg.cm
     conductivities = [0.33, 0.0042, 0.33] * ureg("S/m")
-    eeg = sensors.eeg_1010(radius="9 cm")              # 77 electrodes on the scalp
+    eeg = sensors.eeg_1010(radius="9 cm")              # the 10-10 electrodes on the scalp
     meg = sensors.meg_helmet(102, radius="12 cm")      # 102 sites, 12 cm from the centre
 
     # One dipole 6.4 cm from the centre, under the left central area, 10 nA·m strong.
@@ -48,7 +48,7 @@ def main(outdir=".") -> list[Path]:
     maps = {}
     for name, orientation in (("tangential", tangential), ("radial", radial)):
         L_eeg = sphere_eeg_leadfield(position, orientation, eeg.positions, radii,
-                                     conductivities)                          # (1, 77), V/(A·m)
+                                     conductivities)                          # (1, M), V/(A·m)
         mags, normals = meg.magnetometers()
         L_meg = sphere_meg_leadfield(position, orientation, mags, normals)    # (1, 102), T/(A·m)
         # Sensor signal = dipole moment x lead field, in the units we like to read.
