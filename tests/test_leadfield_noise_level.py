@@ -185,3 +185,16 @@ def test_pipeline_snr_out_of_range_and_huge_input_named_by_flag(tmp_path, series
         pipeline.run_eeg(tmp_path / "huge.npy", tmp_path / "e.npz", snr_db=10.0, **kw)
     assert "noise_cov" not in str(info.value)
     assert not (tmp_path / "e.npz").exists()
+
+
+@pytest.mark.parametrize("how", ["call", "apply"])
+def test_level_measured_without_overflow_near_the_float64_limit(series, how):
+    """Signal values near 1e161: their squares overflow, so the power is measured from the
+    scaled signal (and, in apply, the Gram matrix falls back to it)."""
+    L, x, _, clean = series
+    big = x[1000:1400] * 1e160
+    model = _model(L, snr_db=SNR)
+    y = model(big).m if how == "call" else model.apply(big, chunk_size=7).m
+    noise = y / 1e160 - clean[1000:1400]
+    expected = np.sqrt(np.mean(clean[1000:1400] ** 2) / 10 ** (SNR / 10))
+    assert noise.std() == pytest.approx(expected, rel=0.05)

@@ -41,7 +41,7 @@ from ..errors import FwdModelsError
 from ..units import from_brainunit, is_brainunit_quantity, parse_unit, ureg
 from ._inputs import raise_nonfinite, read_dipole_scale, read_power
 from .noise import (RunningRMS, check_snr_db, draw_noise, make_rng, noise_factor,
-                    read_noise_cov, rms, snr_noise_std)
+                    read_noise_cov, rms, series_rms, snr_noise_std)
 from .reference import reference_matrix
 
 __all__ = ["LeadFieldModel", "EEGLeadFieldModel", "MEGLeadFieldModel"]
@@ -364,27 +364,15 @@ class LeadFieldModel:
         return (x if batched else x[None]), factor, batched
 
     def _series_rms(self, xb, factor: float, chunk: int) -> float:
-        """RMS of the noise-free signal of ``xb`` (B, T, …): from the Gram matrix of the input
-        (one pass), or, if that overflows, from the signal itself chunk by chunk."""
-        n_batch, n_time = xb.shape[0], xb.shape[1]
-        lead = self._matrix.astype(np.float64) * factor
-        gram = np.zeros((lead.shape[0],) * 2)
-        with np.errstate(over="ignore", invalid="ignore"):
-            for b in range(n_batch):
-                for t0 in range(0, n_time, chunk):
+        """RMS of the noise-free signal of ``xb`` (B, T, …), read ``chunk`` steps at a time."""
+        def chunks():
+            for b in range(xb.shape[0]):
+                for t0 in range(0, xb.shape[1], chunk):
                     s = self._check_shape(np.asarray(xb[b, t0:t0 + chunk], dtype=np.float64))
                     if not np.all(np.isfinite(s)):
                         raise_nonfinite(s, "x", "region", (b, t0))
-                    gram += s.T @ s
-            power = float(np.sum(gram * (lead @ lead.T))) / (n_batch * n_time * self.out_size)
-        if np.isfinite(power) and power >= 0.0:
-            return float(np.sqrt(power))
-        acc = RunningRMS()
-        for b in range(n_batch):
-            for t0 in range(0, n_time, chunk):
-                s = self._check_shape(np.asarray(xb[b, t0:t0 + chunk], dtype=np.float64))
-                acc.add(s @ self._matrix.astype(np.float64) * factor)
-        return acc.value()
+                    yield s
+        return series_rms(chunks, self._matrix.astype(np.float64) * factor)
 
     def _noise(self, shape):
         return draw_noise(self.rng, shape, self._factor, self._noise_std, self.dtype)

@@ -27,7 +27,7 @@ from ..errors import FwdModelsError
 from ..units import as_quantity, is_brainunit_quantity
 
 __all__ = ["read_noise_cov", "noise_factor", "make_rng", "draw_noise", "snr_noise_scale",
-           "snr_noise_std", "check_snr_db", "rms", "RunningRMS", "SNR_LIMIT_DB"]
+           "snr_noise_std", "check_snr_db", "rms", "series_rms", "RunningRMS", "SNR_LIMIT_DB"]
 
 #: Largest |snr_db|: 10^(±3000/10) = 10^±300 stays within float64.
 SNR_LIMIT_DB = 3000.0
@@ -67,6 +67,25 @@ class RunningRMS:
         if self.count == 0 or self.scale == 0.0:
             return 0.0
         return self.scale * float(np.sqrt(self.ssq / self.count))
+
+
+def series_rms(chunks, lead: np.ndarray) -> float:
+    """RMS of ``s @ lead`` over every chunk ``s`` of ``chunks()`` (a callable giving the input
+    chunks, float64, rows samples): from the Gram matrix ``Σ sᵀs`` (one pass, O(R²) per
+    row), or, when that overflows, from the signal itself (a second pass)."""
+    gram = np.zeros((lead.shape[0],) * 2)
+    count = 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for s in chunks():
+            gram += s.T @ s
+            count += s.shape[0] * lead.shape[1]
+        power = float(np.sum(gram * (lead @ lead.T))) / max(count, 1)
+    if np.isfinite(power) and power >= 0.0:
+        return float(np.sqrt(power))
+    acc = RunningRMS()
+    for s in chunks():
+        acc.add(s @ lead)
+    return acc.value()
 
 
 def rms(values) -> float:
