@@ -21,6 +21,7 @@ __all__ = [
     "as_float_array",
     "check_finite",
     "check_dtype",
+    "check_seed",
 ]
 
 
@@ -56,6 +57,15 @@ def check_int(value, name: str, minimum: int | None = None) -> int:
     value = int(value)
     if minimum is not None and value < minimum:
         raise FwdModelsError(f"`{name}` must be at least {minimum}; got {value}")
+    return value
+
+
+def check_seed(value, name: str = "rng") -> int:
+    """Return ``value`` as an int if it can seed :func:`numpy.random.default_rng` (0 or more,
+    below 2**128); numpy's own error ("expected non-negative integer") names no argument."""
+    value = check_int(value, name)
+    if not 0 <= value < 2 ** 128:
+        raise FwdModelsError(f"`{name}` must be a seed from 0 to 2**128 - 1; got {value}")
     return value
 
 

@@ -454,3 +454,47 @@ def test_part_file_of_a_killed_run_is_removed_by_the_next_run(tmp_path, monkeypa
     assert status == 0, capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == [".keep.fwdmodels-part", "b.npz",
                                                           "long.npy", "z.npy"]
+
+
+# ---------------------------------------------------------------------------- Python API
+def test_negative_or_huge_seed_is_named_in_python(lab):
+    from fwdmodels import FwdModelsError, pipeline
+    from fwdmodels.leadfield import EEGLeadFieldModel
+
+    L = np.ones((N, M)) * 1e-6
+    for seed in (-1, 2 ** 128):
+        with pytest.raises(FwdModelsError, match=rf"`rng` must be a seed from 0 to 2\*\*128 - 1; "
+                                                 rf"got {seed}"):
+            EEGLeadFieldModel(N, M, L * pipeline.ureg("V/(nA*m)"), rng=seed)
+    with pytest.raises(FwdModelsError, match=r"`rng` must be a seed"):
+        pipeline.run_eeg(lab / "z.npy", lab / "out.npz", leadfield=lab / "L.npz", dt="1 ms",
+                         snr_db=10.0, seed=-1)
+    assert not (lab / "out.npz").exists()
+
+
+# ---------------------------------------------------------------------------- warnings
+def test_cli_prints_warnings_as_one_line_after_success_and_drops_them_after_an_error(
+        lab, monkeypatch, capsys):
+    import warnings
+
+    from fwdmodels import FwdModelsError, pipeline
+
+    def noisy(*args, fail=False, **kwargs):
+        for _ in range(3):                                  # one location: shown once
+            warnings.warn("overflow encountered in matmul", RuntimeWarning)
+        warnings.warn("second\nwarning", UserWarning)
+        if fail:
+            raise FwdModelsError("`x` must be finite; got inf")
+        return lab / "z.npy"
+
+    argv = ["eeg", str(lab / "z.npy"), "-o", str(lab / "out.npz"), "--leadfield",
+            str(lab / "L.npz"), "--dt", "1ms", "-q"]
+    monkeypatch.setattr(pipeline, "run_eeg", noisy)
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "fwdmodels eeg: warning: overflow encountered in matmul",
+        "fwdmodels eeg: warning: second warning"]
+    monkeypatch.setattr(pipeline, "run_eeg", lambda *a, **k: noisy(fail=True))
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "fwdmodels eeg: error: `x` must be finite; got inf"]

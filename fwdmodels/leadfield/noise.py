@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import as_float_array, check_finite
+from .._validation import as_float_array, check_finite, check_seed
 from ..errors import FwdModelsError
 from ..units import as_quantity, is_brainunit_quantity
 
@@ -104,7 +104,7 @@ def make_rng(rng) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
+        return np.random.default_rng(None if rng is None else check_seed(rng, "rng"))
     raise FwdModelsError(f"`rng` must be a numpy.random.Generator, an int seed or None; "
                          f"got {rng!r}")
 
