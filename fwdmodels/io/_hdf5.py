@@ -49,7 +49,7 @@ def _outside(ds) -> str | None:
 
 def open_container(path: Path, matlab: bool, allow_external: bool = False):
     """The readers' container of entries for an HDF5 or MATLAB v7.3 file."""
-    from .readers import _Container, _corrupt, _Entry
+    from ._containers import _Container, _corrupt, _Entry
 
     h5py = optional_import("h5py", "hdf5", "reading HDF5 and MATLAB v7.3 files")
     c = _Container(path, "mat73" if matlab else "h5")
@@ -95,7 +95,7 @@ def open_container(path: Path, matlab: bool, allow_external: bool = False):
 
 
 def _entry(ds, name, matlab, allow_external, entry_class):
-    from .readers import is_complex
+    from ._containers import is_complex
 
     cls = ds.attrs.get("MATLAB_class")
     cls = h5_text(cls) if cls is not None else None

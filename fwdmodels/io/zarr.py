@@ -144,7 +144,7 @@ class _ZarrView:
         except (IndexError, TypeError):
             raise
         except Exception as exc:  # codec, JSON or file errors of a damaged chunk
-            from .readers import _corrupt
+            from ._containers import _corrupt
 
             raise _corrupt(self.path, f"{type(exc).__name__}: {exc}") from None
 
@@ -155,7 +155,7 @@ class _ZarrView:
 
 def open_container(path):
     """A Zarr store as the readers' container of entries (used by ``open_input``)."""
-    from .readers import _Container, _corrupt, _Entry
+    from ._containers import _Container, _corrupt, _Entry
 
     zarr = _zarr("reading .zarr stores")
     path = Path(path)
