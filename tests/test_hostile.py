@@ -77,6 +77,8 @@ def lab(tmp_path_factory):
     np.save(d / "fourd.npy", np.zeros((4, 3, 2, 1)))
     np.save(d / "text.npy", np.array([["a", "b"], ["c", "d"]]))
     np.save(d / "Lcomplex.npy", np.ones((N, M)) * (1 + 1j))
+    np.save(d / "huge.npy", np.full((T, N), 1e308))
+    np.savez(d / "L10.npz", L=np.full((N, M), 10.0), unit="V/(nA*m)")
     # .npz
     np.savez(d / "complex.npz", x=z + 1j, dt="1 ms")
     np.savez_compressed(d / "complexz.npz", x=z + 1j, dt="1 ms")
@@ -352,6 +354,15 @@ CASES = [
     ("leadfield-unit-10k-chars", _eeg("z.npy", "Lcomplex.npy", "--dt", "1ms",
                                       "--leadfield-unit", "V/" * 5000 + "m"),
      r"argument --leadfield-unit: must be a quantity text of at most 256 characters", 2),
+    # ------------------------------------------- the lead-field model's own checks, as one line
+    ("eeg-output-overflows", _eeg("huge.npy", "L10.npz", "--dt", "1ms"),
+     r"the output must be finite: the sensor signal overflows to -?inf at time index 0, "
+     r"sensor \d although `x` is finite there", 2),
+    ("eeg-dipole-scale-nan", _eeg("z.npy", "L.npz", "--dt", "1ms", "--dipole-scale",
+                                  "nan nA*m/mV"),
+     r"`dipole_scale` must be finite; got nan", 2),
+    ("eeg-reference-minus-1", _eeg("z.npy", "L.npz", "--dt", "1ms", "--reference", "-1"),
+     r"`reference` as a channel index must lie in \[0, 4\); got -1", 2),
     # ---------------------------------------------------------------- crossval
     ("crossval-pickled-reference",
      lambda d: ["crossval", "bold", d / "z.npy", d / "refpickled.npz", "--dt", "1ms"],
