@@ -49,6 +49,8 @@ CONNECT_TIMEOUT = "15s"
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``batch`` sub-command to a CLI's sub-parsers."""
     from .cli import _axis, _override, _positive_int, _reference
+    from .hemodynamics.engine import METHODS
+    from .hemodynamics.plan import DEFAULT_METHOD
 
     p = subparsers.add_parser(
         "batch", help="process many saved simulations on a Dask cluster, one task per file",
@@ -90,15 +92,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     b = p.add_argument_group("bold (as for fwdmodels bold)")
     b.add_argument("--tr", metavar="TR", help="repetition time WITH its unit")
     b.add_argument("--tr-mode", choices=("sample", "mean"), default="sample")
-    b.add_argument("--method", choices=("rk4", "heun", "euler", "reference"), default="rk4")
+    b.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
     b.add_argument("--params", default="friston2003", metavar="PRESET")
     b.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
                    metavar="NAME=VALUE")
     b.add_argument("--init", choices=("rest", "steady", "brainmass"), default="rest")
     b.add_argument("--backend", choices=("auto", "numba", "numpy"), default="auto")
     b.add_argument("--hemo-dt", default="auto", metavar="STEP",
-                   help="hemodynamic step WITH its unit, 'auto' (default) or 'none'")
-    b.add_argument("--hemo-tol", type=float, default=1e-4, metavar="FRACTION")
+                   help="hemodynamic step of --method split WITH its unit, or 'auto' "
+                        "(default)")
     s = p.add_argument_group("eeg / meg (as for fwdmodels eeg/meg)")
     s.add_argument("--leadfield", metavar="L", help="lead field (regions, sensors)")
     s.add_argument("--leadfield-key", metavar="NAME")
@@ -134,9 +136,7 @@ def collect_inputs(patterns) -> list[Path]:
 
 
 def _hemo_dt(text):
-    if text is None or text.strip().lower() == "none":
-        return None
-    return text.strip()
+    return "auto" if text is None else text.strip()
 
 
 def _plan(args) -> tuple[list[dict], Path]:
@@ -167,11 +167,10 @@ def _plan(args) -> tuple[list[dict], Path]:
             pipeline._option_quantity(hemo, "--hemo-dt", "[time]", "ms")
         kwargs = dict(common, tr=args.tr, tr_mode=args.tr_mode, method=args.method,
                       params=args.params, init=args.init, backend=args.backend,
-                      overrides=overrides, hemo_dt=hemo, hemo_tol=args.hemo_tol)
+                      overrides=overrides, hemo_dt=hemo)
         expect.update(method=args.method, init=args.init, params=bparams.as_dict(),
                       tr=None if tr is None else float(tr.to("s").magnitude),
-                      tr_mode=args.tr_mode if tr is not None else None, hemo=hemo,
-                      hemo_tol=args.hemo_tol if hemo == "auto" else None)
+                      tr_mode=args.tr_mode if tr is not None else None, hemo=hemo)
     else:
         if args.leadfield is None:
             raise FwdModelsError(f"--model {args.model} needs --leadfield L (regions, sensors)")
@@ -252,15 +251,16 @@ def _differences(meta: dict, job: dict) -> list[str]:
                 diffs.append(f"{name} was {params.get(name)!r}, now {expect[name]!r}"
                              if name != "params" else "the hemodynamic parameters differ")
         hemo = expect["hemo"]
-        if hemo is None and params.get("hemo_dt") is not None:
-            diffs.append(f"hemo_dt {params.get('hemo_dt')!r} s")
-        elif hemo == "auto" and not _same(params.get("hemo_tol"), expect["hemo_tol"]):
-            diffs.append(f"hemo_dt auto with hemo_tol {params.get('hemo_tol')!r}")
-        elif hemo not in (None, "auto"):
-            from .units import as_quantity
+        if expect["method"] == "split":
+            from .hemodynamics.plan import make_plan
 
-            wanted = float(as_quantity(hemo, "hemo_dt", "[time]").to("s").magnitude)
-            if params.get("hemo_tol") is not None or not _same(params.get("hemo_dt"), wanted):
+            input_dt = params.get("input_dt")
+            try:
+                wanted = make_plan(f"{input_dt!r} s", method="split",
+                                   hemo_dt=None if hemo == "auto" else hemo).hemo_dt
+            except (FwdModelsError, TypeError):
+                wanted = None
+            if wanted is None or not _same(params.get("hemo_dt"), wanted):
                 diffs.append(f"hemo_dt {params.get('hemo_dt')!r} s")
     else:
         lead = params.get("leadfield") or {}

@@ -191,6 +191,8 @@ def _sensor_options(p, modality):
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .hemodynamics import PRESETS
+    from .hemodynamics.engine import METHODS
+    from .hemodynamics.plan import DEFAULT_METHOD
 
     parser = _Parser(prog="fwdmodels", formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="Neuroimaging forward models: BOLD, EEG and MEG from saved "
@@ -211,26 +213,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: every step")
     p.add_argument("--tr-mode", choices=("sample", "mean"), default="sample",
                    help="value at each TR (sample, default) or mean over each TR window")
-    p.add_argument("--method", choices=("rk4", "heun", "euler", "reference"), default="rk4",
-                   help="time stepping (default rk4; heun is brainmass's scheme)")
+    p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
+                   help="time stepping (default split: x, f exact, v, q by RK4 at --hemo-dt; "
+                        "rk4, heun (brainmass's scheme) and euler step at dt)")
     p.add_argument("--params", default="friston2003", metavar="PRESET",
                    help="parameter preset (default friston2003): " + ", ".join(sorted(PRESETS)))
     p.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
                    metavar="NAME=VALUE",
-                   help="change one parameter (kappa, gamma in 1/s; tau in s; alpha, rho, V0 "
-                        "dimensionless), repeatable")
+                   help="change one parameter (kappa in 1/s, gamma in 1/s^2; tau in s; alpha, "
+                        "rho, V0 dimensionless), repeatable")
     p.add_argument("--init", choices=("rest", "steady", "brainmass"), default="rest",
                    help="initial state (default rest: BOLD 0)")
     p.add_argument("--backend", choices=("auto", "numba", "numpy"), default="auto",
                    help="Numba kernels when installed (auto) or the NumPy stepper")
     p.add_argument("--hemo-dt", default="auto", metavar="STEP",
-                   help="hemodynamic step WITH its unit (e.g. 20ms), a whole multiple of dt "
-                        "that divides the TR: the input is averaged over each step. 'auto' "
-                        "(default) picks the longest step up to 50 ms whose estimated error "
-                        "is within --hemo-tol; 'none' steps at dt")
-    p.add_argument("--hemo-tol", type=float, default=1e-4, metavar="FRACTION",
-                   help="tolerance of --hemo-dt auto, a fraction of the BOLD signal's range "
-                        "(default 1e-4)")
+                   help="hemodynamic step of --method split WITH its unit (e.g. 10ms), a whole "
+                        "multiple of dt up to 50 ms; it sets the accuracy, not the output rows. "
+                        "'auto' (default): the longest within 20 ms")
 
     for modality, title in (("eeg", "EEG"), ("meg", "MEG")):
         p = sub.add_parser(modality, help=f"{title} through a lead field",
@@ -275,8 +274,7 @@ def _cmd_bold(args):
                     method=args.method, params=args.params, init=args.init,
                     backend=args.backend, chunk_size=args.chunk_size, force=args.force,
                     progress=not args.quiet, overrides=dict(args.overrides),
-                    hemo_dt=None if args.hemo_dt.strip().lower() == "none" else args.hemo_dt,
-                    hemo_tol=args.hemo_tol)
+                    hemo_dt=args.hemo_dt)
 
 
 def _cmd_sensors(args):

@@ -16,8 +16,8 @@ BOLD: carried state, not one time chunk
     and the output streams out chunk by chunk. Because :meth:`fwdmodels.BOLDSignal.run` gives
     the same numbers in pieces as at once, the result is bit-for-bit that of
     :func:`fwdmodels.simulate_bold` (``method="reference"`` aside: its adaptive steps
-    restart at chunk boundaries). Time chunks are rounded up to whole TRs (and whole
-    ``hemo_dt`` blocks), so every TR window lies in one chunk.
+    restart at chunk boundaries). Time chunks are rounded up to whole TRs and whole
+    hemodynamic steps of the split method, so every TR window and step lies in one chunk.
 
 Lead fields: noise from the seed, whatever the chunks
     ``y = s L (+ noise, then the reference)`` is computed per time chunk. The noise is
@@ -38,12 +38,10 @@ import numpy as np
 from ._validation import check_dtype, check_int, check_option
 from .errors import FwdModelsError, MissingDependencyError
 
-__all__ = ["simulate_bold", "apply_leadfield", "NOISE_ROWS", "AUTO_SAMPLE_SECONDS"]
+__all__ = ["simulate_bold", "apply_leadfield", "NOISE_ROWS"]
 
 #: Time rows per noise block of :func:`apply_leadfield` (see the module notes).
 NOISE_ROWS = 4096
-#: Seconds at the start of the recording on which ``hemo_dt="auto"`` chooses the step.
-AUTO_SAMPLE_SECONDS = 60.0
 
 _KERNEL_LOCK = threading.Lock()
 
@@ -129,11 +127,10 @@ def _init_for(init, shape_full, index):
     return out
 
 
-def _bold_chunk(prev, block, *, dt_s, params, method, backend, hemo_r, init, init_full,
-                init_index, batched, t0, b0, n0, steps, tr_mode, unit, dtype):
+def _bold_chunk(prev, block, *, plan, p, hold, init, init_full, init_index, batched, t0, b0,
+                n0, unit, dtype):
     """One time chunk of one (batch, region) block: ``(output rows, state after it)``."""
-    from .hemodynamics import BOLDSignal, sample_tr
-    from .hemodynamics.balloon import STATE_NAMES, _output
+    from .hemodynamics.balloon import _output, initial_state
 
     block = np.asarray(block, dtype=np.float64)
     if not np.isfinite(block).all():
@@ -141,39 +138,34 @@ def _bold_chunk(prev, block, *, dt_s, params, method, backend, hemo_r, init, ini
         offsets = (b0, t0, n0) if batched else (t0, n0)
         raise _nonfinite(block, offsets, "z", labels)
     rows = block.transpose(1, 0, 2) if batched else block        # (t, [b,] n)
-    # NumPy sums a single column (TR and hemo_dt means) pairwise, several columns row by row:
-    # a one-region block is run as two equal columns to round as the whole array does.
-    pad = rows[0].size == 1 and int(np.prod(init_full)) > 1
-    if pad:
-        rows = np.concatenate([rows, rows], axis=-1)
-        prev = None if prev is None else np.concatenate([prev, prev], axis=-1)
-    in_size = rows.shape[1:]
-    model = BOLDSignal(in_size, f"{dt_s!r} s", params=params, method=method, backend=backend,
-                       hemo_dt=None if hemo_r == 1 else f"{hemo_r * dt_s!r} s")
+    in_shape = rows.shape[1:]
+    flat = np.ascontiguousarray(rows.reshape(rows.shape[0], -1))
     if prev is None:
         start = _init_for(init, init_full, init_index)
-        if pad and isinstance(start, dict):
-            start = {k: np.concatenate([v, v], axis=-1) for k, v in start.items()}
-        model.init_all_states(start, z=rows[0])
+        state = initial_state(start, plan.params.select(init_index, init_full), in_shape,
+                              rows[0])
     else:
-        model.init_all_states({k: prev[i] for i, k in enumerate(STATE_NAMES)})
-    model.n_steps = t0
-    with _kernel_guard(backend):
-        bold = model.run(rows).magnitude
-    state = np.stack([getattr(model, k) for k in STATE_NAMES])
-    if steps is not None:
-        bold = sample_tr(bold, steps // hemo_r, tr_mode, axis=0)
+        state = prev.copy()
+    # NumPy sums a single column (a fixed-step method's TR means) pairwise, several columns
+    # row by row: a one-region block is run as two equal columns to round as the whole does.
+    pad = flat.shape[1] == 1 and int(np.prod(init_full)) > 1 and plan.method != "split"
     if pad:
-        bold, state = bold[..., :1], state[..., :1]
+        flat, state = np.repeat(flat, 2, axis=1), np.repeat(state, 2, axis=1)
+        p, hold = np.repeat(p, 2, axis=1), np.repeat(hold, 2, axis=-1)
+    with _kernel_guard(plan.backend):
+        bold, _, _ = plan.run(flat, state, p, hold, t0_index=t0)
+    if pad:
+        bold, state = bold[:, :1], state[:, :1]
+    bold = bold.reshape((bold.shape[0],) + in_shape)
     if batched:
         bold = bold.transpose(1, 0, 2)
     values = _output(np.ascontiguousarray(bold), unit, dtype).magnitude
     return values, state
 
 
-def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=None,
+def simulate_bold(z, dt, *, params="friston2003", method="split", init="rest", tr=None,
                   tr_mode="sample", backend="auto", dtype=np.float64, unit="dimensionless",
-                  hemo_dt=None, hemo_tol=None, **overrides):
+                  hemo_dt=None, **overrides):
     """The BOLD signal of a dask array, as a lazy dask array (see the module notes).
 
     Parameters
@@ -183,40 +175,25 @@ def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=
         chunk). A bare array, as for :func:`fwdmodels.simulate_bold`.
     dt : pint.Quantity or str
         Time between input samples, with its unit (``"0.1 ms"``).
-    params, method, init, tr, tr_mode, backend, dtype, unit, **overrides
+    params, method, init, tr, tr_mode, backend, dtype, unit, hemo_dt, **overrides
         As for :func:`fwdmodels.simulate_bold` (``init`` as a dict holds ``(N,)`` or
-        ``(B, N)`` arrays).
-    hemo_dt : pint.Quantity, str or "auto", optional
-        Multi-rate integration, as for :func:`fwdmodels.simulate_bold`. ``"auto"`` chooses
-        the step once, on the first :data:`AUTO_SAMPLE_SECONDS` of the input (of the first
-        batch member), which is computed for that purpose, with tolerance ``hemo_tol``; the
-        choice is then fixed for the whole array (the in-memory function chooses on the
-        whole series, so the two agree when they choose the same step).
-        :func:`fwdmodels.hemodynamics.choose_hemo_dt` on the same sample tells the step.
+        ``(B, N)`` arrays; per-region parameters ``(N,)`` or ``(B, N)``).
 
     Returns
     -------
     dask.array.Array
         The BOLD signal in ``unit`` (dimensionless by default) and ``dtype``, ``(T', N)`` or
-        ``(B, T', N)``, row ``n`` at ``t = (n + 1)`` times dt, ``hemo_dt`` or the TR; chunked
-        like ``z`` over batch and regions, and over time like ``z`` rounded up to whole
-        TRs (or ``hemo_dt`` blocks). A trailing partial TR is dropped, as in the in-memory
-        function.
+        ``(B, T', N)``, row ``n`` at ``t = (n + 1)`` times dt or the TR; chunked like ``z``
+        over batch and regions, and over time like ``z`` rounded up to whole hemodynamic
+        steps and TRs. A trailing partial TR is dropped, as in the in-memory function.
     """
     dask, da = _dask_array()
-    from .hemodynamics import choose_hemo_dt
-    from .hemodynamics.balloon import INITS, _output, read_dt
-    from .hemodynamics.engine import METHODS, resolve_backend
-    from .hemodynamics.multirate import DEFAULT_TOLERANCE, resolve_hemo_steps
-    from .hemodynamics.params import resolve_params
-    from .hemodynamics.sampling import TR_MODES, tr_ratio
+    from .hemodynamics.balloon import INITS, _output
+    from .hemodynamics.plan import make_plan
 
     z = _as_dask(z, "z", da)
-    dt_s = read_dt(dt)
-    bparams = resolve_params(params, **overrides)
-    check_option(method, "method", METHODS)
-    check_option(tr_mode, "tr_mode", TR_MODES)
-    resolve_backend(backend)
+    plan = make_plan(dt, params=params, method=method, tr=tr, tr_mode=tr_mode,
+                     hemo_dt=hemo_dt, backend=backend, **overrides)
     dtype = check_dtype(dtype)
     _output(np.zeros(1), unit, dtype)                 # checks the unit now, not in a task
     if isinstance(init, str):
@@ -226,32 +203,18 @@ def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=
     T, N = z.shape[-2], z.shape[-1]
     init_full = (B, N) if batched else (N,)
     _init_for(init, init_full, Ellipsis)              # checks a dict init now
-    steps = tr_ratio(tr, dt_s)[1] if tr is not None else None
+    p_all, hold_all = plan.packed(init_full), plan.hold(init_full)
+    steps = plan.tr_steps
     if steps is not None and T < steps:
-        raise FwdModelsError(f"`z` holds {T} steps ({T * dt_s:g} s), shorter than one TR "
-                             f"({steps * dt_s:g} s); use a shorter `tr`")
-    tol = DEFAULT_TOLERANCE if hemo_tol is None else hemo_tol
-    if hemo_dt is None:
-        r = 1
-    elif isinstance(hemo_dt, str) and hemo_dt.strip() == "auto":
-        rows = min(T, max(1, int(AUTO_SAMPLE_SECONDS / dt_s)))
-        if steps is not None:
-            rows = max(steps, rows // steps * steps)
-        sample = np.asarray((z[0] if batched else z)[:rows].compute(), dtype=np.float64)
-        first_init = _init_for(init, init_full, 0 if batched else Ellipsis)
-        chosen = choose_hemo_dt(sample, f"{dt_s!r} s", params=bparams, method=method,
-                                init=first_init, tr=tr, tol=tol, backend=backend)
-        r = int(round(chosen.to("s").magnitude / dt_s))
-    else:
-        r = resolve_hemo_steps(hemo_dt, dt_s, steps)
-    grain = steps if steps is not None else r
+        raise FwdModelsError(f"`z` holds {T} steps ({T * plan.dt:g} s), shorter than one TR "
+                             f"({plan.tr:g} s); use a shorter `tr`")
     time_axis = z.ndim - 2
-    size = _time_chunks(z.chunks[time_axis], grain)
+    size = _time_chunks(z.chunks[time_axis], plan.piece)
     if size is not None:
         z = z.rechunk({time_axis: size})
 
     def out_rows(n: int) -> int:
-        return n // steps if steps is not None else -(-n // r)
+        return n // steps if steps is not None else n
 
     blocks = z.to_delayed()
     advance = dask.delayed(_bold_chunk, pure=True, nout=2)
@@ -260,20 +223,23 @@ def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=
     n_starts = np.concatenate([[0], np.cumsum(z.chunks[-1])])[:-1]
     b_chunks = z.chunks[0] if batched else (1,)
     b_starts = np.concatenate([[0], np.cumsum(b_chunks)])[:-1]
-    options = dict(dt_s=dt_s, params=bparams, method=method, backend=backend, hemo_r=r,
-                   init=init, init_full=init_full, batched=batched, steps=steps,
-                   tr_mode=tr_mode, unit=unit, dtype=dtype)
+    options = dict(plan=plan, init=init, init_full=init_full, batched=batched, unit=unit,
+                   dtype=dtype)
+    columns = np.arange(int(np.prod(init_full))).reshape(init_full)
     kept = [k for k, n in enumerate(t_chunks) if out_rows(n) > 0]
     grid = np.empty((len(b_chunks), len(kept), len(n_starts)), dtype=object)
     for bi, (b0, nb) in enumerate(zip(b_starts, b_chunks)):
         for ni, (n0, nn) in enumerate(zip(n_starts, z.chunks[-1])):
             index = (slice(b0, b0 + nb), slice(n0, n0 + nn)) if batched else \
                 slice(n0, n0 + nn)
+            cols = columns[index].reshape(-1)
+            p, hold = p_all[:, cols], hold_all[:, :, cols]
             state = None
             for out_k, k in enumerate(kept):
                 block = blocks[bi, k, ni] if batched else blocks[k, ni]
                 values, state = advance(state, block, t0=int(t_starts[k]), b0=int(b0),
-                                        n0=int(n0), init_index=index, **options)
+                                        n0=int(n0), init_index=index, p=p, hold=hold,
+                                        **options)
                 shape = ((nb,) if batched else ()) + (out_rows(t_chunks[k]), nn)
                 grid[bi, out_k, ni] = da.from_delayed(values, shape=shape, dtype=dtype)
     nested = grid.tolist() if batched else grid[0].tolist()

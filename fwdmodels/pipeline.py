@@ -28,12 +28,9 @@ import numpy as np
 from . import io as fio
 from ._validation import check_int, check_option
 from .errors import FwdModelsError
-from .hemodynamics import BOLDSignal, choose_hemo_dt, sample_tr
-from .hemodynamics.engine import METHODS
-from .hemodynamics.multirate import DEFAULT_TOLERANCE, resolve_hemo_steps
-from .hemodynamics.params import resolve_params
-from .hemodynamics.sampling import TR_MODES, tr_ratio
-from .units import as_quantity, parse_unit, ureg
+from .hemodynamics.balloon import initial_state, read_neural_input
+from .hemodynamics.plan import DEFAULT_METHOD, make_plan
+from .units import as_quantity, check_text, parse_unit, ureg
 
 __all__ = ["run_bold", "run_eeg", "run_meg", "resolve_dt", "default_chunk_size",
            "read_leadfield", "leadfield_model", "signal_power", "signal_rms", "Progress"]
@@ -59,6 +56,8 @@ def _option_quantity(value, name: str, dimension: str, example: str):
     """A Quantity from an option; a bare number (or a text without unit) is refused."""
     if value is None:
         return None
+    if isinstance(value, str):      # bounded before the regex, which backtracks on long text
+        check_text(value, name.lstrip("-").replace("-", "_"))
     if isinstance(value, str) and _BARE_NUMBER.match(value):
         raise FwdModelsError(f"{name} {value.strip()} has no unit; write it with one, e.g. "
                              f"{name} {value.strip()}{example}")
@@ -151,19 +150,23 @@ def _dims(data: fio.InputArray, last: str) -> list:
 
 # --------------------------------------------------------------------------- BOLD
 def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, tr=None,
-             tr_mode="sample", method="rk4", params="friston2003", init="rest",
+             tr_mode="sample", method=DEFAULT_METHOD, params="friston2003", init="rest",
              backend="auto", chunk_size=None, force=False, progress=False,
-             overrides=None, hemo_dt=None, hemo_tol=DEFAULT_TOLERANCE) -> Path:
+             overrides=None, hemo_dt=None) -> Path:
     """BOLD signal of a saved neural time series, written to ``output``.
+
+    The numbers are those of :func:`fwdmodels.simulate_bold` with the same options, bit for
+    bit: chunks are whole multiples of the split method's hemodynamic step and of the TR.
 
     Parameters
     ----------
     input : path
-        ``.npy``, ``.npz``, ``.mat`` or ``.h5`` file holding the neural activity, time first
-        (or along ``time_axis``), ``(T, N)`` or ``(B, T, N)``. A unit stored with it must be
-        dimensionless or a rate; a bare array is taken as it is (see :func:`simulate_bold`).
+        ``.npy``, ``.npz``, ``.mat``, ``.h5`` or Zarr file holding the neural activity, time
+        first (or along ``time_axis``), ``(T, N)`` or ``(B, T, N)``. A unit stored with it
+        must be dimensionless or a rate; a bare array is taken as it is (see
+        :func:`fwdmodels.simulate_bold`).
     output : path
-        ``.npz``, ``.h5`` or ``.mat``; must not exist unless ``force``.
+        ``.npz``, ``.h5``, ``.mat`` or ``.zarr``; must not exist unless ``force``.
     dt : str or pint.Quantity, optional
         Time between input samples, with its unit; needed if the file holds none, and must
         agree with it otherwise.
@@ -172,30 +175,27 @@ def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, 
     key, time_axis
         Which array of the file, and which of its axes is time.
     tr : str or pint.Quantity, optional
-        Repetition time (a whole multiple of dt): output one row per TR.
+        Repetition time (a whole multiple of dt): output one row per TR; otherwise one row
+        per input sample.
     tr_mode : {"sample", "mean"}
-    method : {"rk4", "heun", "euler", "reference"}
-    params : str
-        Preset name (see ``fwdmodels.hemodynamics.PRESETS``); ``overrides`` a dict of single
-        parameter values.
+    method : {"split", "rk4", "heun", "euler", "reference"}
+    params : str or BalloonParams
+        Preset name (see ``fwdmodels.hemodynamics.PRESETS``) or a parameter set (per-region
+        values allowed); ``overrides`` a dict of single parameter values.
     init : {"rest", "steady", "brainmass"}
     hemo_dt : str or pint.Quantity, optional
-        Multi-rate integration (see :func:`fwdmodels.simulate_bold`): a step that is a whole
-        multiple of dt (and divides the TR), or ``"auto"``, which chooses it on the first
-        :data:`AUTO_SAMPLE_SECONDS` of the recording with tolerance ``hemo_tol`` and then
-        keeps it. Without a TR, the output has one row per ``hemo_dt``.
+        The split method's hemodynamic step (see :func:`fwdmodels.simulate_bold`); ``"auto"``
+        or None for the default.
     chunk_size : int, optional
-        Time steps per chunk (default: about 8 MB of input; rounded up to whole TRs).
+        Time steps per chunk (default: about 8 MB of input; rounded up to whole steps and TRs).
     progress : bool
         Show a progress bar on stderr for runs longer than 2 s.
 
     Returns
     -------
-    pathlib.Path of the output.
+    pathlib.Path of the output. Its metadata records the options, the method's hemodynamic
+    step and the largest error estimate of the run (``error_estimate``, a BOLD fraction).
     """
-    check_option(method, "method", METHODS)
-    check_option(tr_mode, "tr_mode", TR_MODES)
-    bparams = resolve_params(params, **(overrides or {}))
     out_path = fio.check_output_path(output, force, inputs=(input,))
     fio.output_format(out_path)
     with fio.open_input(input, key, time_axis, dt_unit) as data:
@@ -204,80 +204,68 @@ def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, 
         if data.unit not in (None, ""):
             unit = parse_unit(data.unit, f"the unit of '{data.key}' in '{data.path}'")
         tr_q = _option_quantity(tr, "--tr", "[time]", "s")
-        steps = tr_ratio(tr_q, dt_s)[1] if tr_q is not None else 1
-        if tr_q is not None and data.n_times < steps:
+        hemo_q = None if hemo_dt is None or _is_auto(hemo_dt) else \
+            _option_quantity(hemo_dt, "--hemo-dt", "[time]", "ms")
+        plan = make_plan(ureg.Quantity(dt_s, "s"), params=params, method=method, tr=tr_q,
+                         tr_mode=tr_mode, hemo_dt=hemo_q, backend=backend,
+                         **(overrides or {}))
+        grain = plan.tr_steps or 1                     # input rows per output row
+        if data.n_times < grain:
             raise FwdModelsError(f"'{data.path}' holds {data.n_times} steps "
-                                 f"({data.n_times * dt_s:g} s), shorter than one TR ({tr_q:~}); "
-                                 f"use a shorter --tr")
-        r = _hemo_steps(hemo_dt, hemo_tol, data, dt_s, tr_q, steps, bparams, method, init,
-                        backend, unit)
-        grain = steps if tr_q is not None else r       # input rows per output row
-        chunk = (default_chunk_size(data.n_regions, grain) if chunk_size is None else
-                 -(-check_int(chunk_size, "chunk_size", 1) // grain) * grain)
-        n_out = data.n_times // steps if tr_q is not None else -(-data.n_times // r)
-        shape = data.shape[:-2] + (n_out, data.n_regions)
-        parameters = {"method": method, "params": bparams.as_dict(), "init": init,
-                      "integration_dt": dt_s * r, "input_dt": dt_s,
-                      "hemo_dt": None if hemo_dt is None else dt_s * r,
-                      "hemo_tol": hemo_tol if _is_auto(hemo_dt) else None,
-                      "tr": None if tr_q is None else
-                      float(tr_q.to("s").magnitude), "tr_mode": tr_mode if tr_q is not None
-                      else None, "time_convention": "row n is the state at t = (n + 1) dt"}
-        out_dt = dt_s * grain
-        meta = fio.build_metadata("bold", "bold", "dimensionless", _dims(data, "region"), out_dt,
-                                  parameters=parameters, input_info=_input_info(data))
+                                 f"({data.n_times * dt_s:g} s), shorter than one TR "
+                                 f"({plan.tr:g} s); use a shorter --tr")
+        piece = plan.piece
+        chunk = (default_chunk_size(data.n_regions, piece) if chunk_size is None else
+                 -(-check_int(chunk_size, "chunk_size", 1) // piece) * piece)
+        shape = data.shape[:-2] + (data.n_times // grain, data.n_regions)
+        regions = (data.n_batch, data.n_regions) if data.n_batch else (data.n_regions,)
+        p_all, hold_all = plan.packed(regions), plan.hold(regions)
+        parameters = {**plan.metadata(), "init": init, "input_dt": dt_s,
+                      "error_estimate": None,
+                      "time_convention": "row n is the state at t = (n + 1) dt"}
+        meta = fio.build_metadata("bold", "bold", "dimensionless", _dims(data, "region"),
+                                  dt_s * grain, parameters=parameters,
+                                  input_info=_input_info(data))
         bar = Progress(data.n_times * (data.n_batch or 1), progress, "BOLD")
+        error = 0.0
         try:
             with fio.OutputFile(out_path, "bold", shape, metadata=meta, force=force) as out:
-                model = None
                 for b, start, stop in _blocks(data, chunk):
+                    cols = slice(0, data.n_regions) if b is None else \
+                        slice(b * data.n_regions, (b + 1) * data.n_regions)
                     if start == 0:
-                        model = BOLDSignal(data.n_regions, f"{dt_s!r} s", params=bparams,
-                                           method=method, backend=backend,
-                                           hemo_dt=None if r == 1 else f"{r * dt_s!r} s")
                         first = None
                         if init == "steady":
                             first = data.read(0, 1, b)[0]
                             _check_block(first[None], 0, b, data.path)
-                        model.init_all_states(init, z=first)
-                    block = data.read(start, stop, b)
+                        state = initial_state(
+                            init, plan.params.member(b), (data.n_regions,),
+                            None if first is None else _neural(first[None], unit)[0])
+                    block = _neural(data.read(start, stop, b), unit)
                     _check_block(block, start, b, data.path)
-                    z = block if unit is None else ureg.Quantity(block, unit)
-                    bold = model.run(z).magnitude
-                    if tr_q is not None:
-                        bold = sample_tr(bold, steps // r, tr_mode, axis=0)
+                    bold, _, err = plan.run(block, state, p_all[:, cols],
+                                            None if hold_all is None else hold_all[:, :, cols],
+                                            t0_index=start)
+                    if err is not None and err.size:
+                        error = max(error, float(err.max()))
                     out.write(start // grain, bold, batch=b)
                     bar.update(stop - start)
+                if plan.method == "split":
+                    out.metadata["parameters"]["error_estimate"] = error
         finally:
             bar.close()
     return out_path
-
-
-#: Seconds of input that ``hemo_dt="auto"`` looks at to choose the step.
-AUTO_SAMPLE_SECONDS = 60.0
 
 
 def _is_auto(hemo_dt) -> bool:
     return isinstance(hemo_dt, str) and hemo_dt.strip() == "auto"
 
 
-def _hemo_steps(hemo_dt, hemo_tol, data, dt_s, tr_q, steps, params, method, init, backend,
-                unit) -> int:
-    """Input steps per hemodynamic step: 1, the given hemo_dt's, or the automatic choice."""
-    if hemo_dt is None:
-        return 1
-    if not _is_auto(hemo_dt):
-        q = _option_quantity(hemo_dt, "--hemo-dt", "[time]", "ms")
-        return resolve_hemo_steps(q, dt_s, steps if tr_q is not None else None)
-    rows = min(data.n_times, max(1, int(AUTO_SAMPLE_SECONDS / dt_s)))
-    if tr_q is not None:
-        rows = max(steps, rows // steps * steps)
-    sample = data.read(0, rows, None if data.n_batch is None else 0)
-    _check_block(sample, 0, None if data.n_batch is None else 0, data.path)
-    z = sample if unit is None else ureg.Quantity(sample, unit)
-    chosen = choose_hemo_dt(z, f"{dt_s!r} s", params=params, method=method, init=init,
-                            tr=tr_q, tol=hemo_tol, backend=backend)
-    return int(round(chosen.to("s").magnitude / dt_s))
+def _neural(block: np.ndarray, unit) -> np.ndarray:
+    """A block of neural input in the model's units (s^-2 or dimensionless), as floats."""
+    if unit is None:
+        return np.asarray(block, dtype=np.float64)
+    return read_neural_input(ureg.Quantity(block, unit), "z", (2,), check=False)
 
 
 # --------------------------------------------------------------------------- EEG / MEG
@@ -588,7 +576,7 @@ def run_demo(directory="fwdmodels-demo", *, fmt="npz", force=False, progress=Fal
         lmeta = fio.build_metadata("leadfield", "L", _unit_text(L.units), ["region", "sensor"],
                                    None, parameters=head)
         fio.save(paths[name], "L", L.magnitude, metadata=lmeta, force=force)
-    run_bold(paths["neural"], paths["bold"], key="activity", tr="1 s", method="rk4", force=force,
+    run_bold(paths["neural"], paths["bold"], key="activity", tr="1 s", force=force,
              progress=progress)
     run_eeg(paths["neural"], paths["eeg"], key="activity", leadfield=paths["leadfield_eeg"],
             dipole_scale=datasets.DIPOLE_SCALE, sensor_unit="uV", reference="average",

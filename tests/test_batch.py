@@ -46,7 +46,7 @@ def test_local_cluster_runs_all_but_the_corrupt_file_and_rerun_skips(sims, tmp_p
     out = tmp_path / "out"
     report = tmp_path / "report.json"
     argv = [str(folder / "*"), "-o", str(out), "--model", "bold", "--dt", "1ms", "--tr",
-            "0.1s", "--hemo-dt", "none", "--workers", "2"]
+            "0.1s", "--hemo-dt", "10ms", "--workers", "2"]
     assert batch.run(_args(*argv, "--report", str(report))) == 1
     captured = capsys.readouterr()
     assert "FAILED" in captured.err and "broken.npz" in captured.err
@@ -54,8 +54,8 @@ def test_local_cluster_runs_all_but_the_corrupt_file_and_rerun_skips(sims, tmp_p
     assert "4 files: 3 done, 0 skipped, 1 failed" in captured.out
     for name, z in arrays.items():
         got, info = fio.load(out / f"{name}.npz")
-        np.testing.assert_array_equal(got, fwdmodels.simulate_bold(z, "1 ms",
-                                                                   tr="0.1 s").magnitude)
+        np.testing.assert_array_equal(got, fwdmodels.simulate_bold(z, "1 ms", tr="0.1 s",
+                                                                   hemo_dt="10 ms").magnitude)
         assert info["metadata"]["parameters"]["tr"] == pytest.approx(0.1)
     assert not (out / "broken.npz").exists()
     files = json.loads(report.read_text())["files"]

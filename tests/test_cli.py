@@ -78,10 +78,10 @@ def test_bold_every_format_end_to_end(tmp_path, z, fmt, ext, out_ext):
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""
     got, info = fio.load(out)
-    ref = fwdmodels.simulate_bold(z, "2 ms", tr="0.1 s", method="rk4").magnitude
+    ref = fwdmodels.simulate_bold(z, "2 ms", tr="0.1 s").magnitude   # the one default
     np.testing.assert_array_equal(got, ref)
     assert info["metadata"]["input"]["sha256"] == before == sha(src)
-    assert info["metadata"]["parameters"]["method"] == "rk4"
+    assert info["metadata"]["parameters"]["method"] == "split"
 
 
 def test_console_script_and_summary_line(tmp_path, z):
@@ -139,7 +139,7 @@ def test_help_explains_options_with_units():
         done = run(command, "--help")
         assert done.returncode == 0
     text = run("bold", "--help").stdout
-    assert "WITH its unit" in text and "--tr-mode" in text and "default rk4" in text
+    assert "WITH its unit" in text and "--tr-mode" in text and "default split" in text
     assert "nA*m" in run("eeg", "--help").stdout
 
 
@@ -349,44 +349,49 @@ def test_bold_hemo_dt_given_streams_like_the_api(tmp_path):
     z = _smooth_input()
     np.save(tmp_path / "z.npy", z)
     done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms",
-               "--hemo-dt", "20ms", "--chunk-size", "1234", "-q")
+               "--hemo-dt", "10ms", "--chunk-size", "1234", "-q")
     assert done.returncode == 0, done.stderr
     got, info = fio.load(tmp_path / "b.npz")
-    ref = fwdmodels.simulate_bold(z, "1 ms", hemo_dt="20 ms").magnitude
+    ref = fwdmodels.simulate_bold(z, "1 ms", hemo_dt="10 ms").magnitude
     np.testing.assert_array_equal(got, ref)
-    assert info["dt"].to("ms").magnitude == pytest.approx(20.0)
-    assert info["metadata"]["parameters"]["hemo_dt"] == pytest.approx(0.02)
+    assert got.shape == z.shape                     # one row per input sample, as the API
+    assert info["dt"].to("ms").magnitude == pytest.approx(1.0)
+    params = info["metadata"]["parameters"]
+    assert params["hemo_dt"] == pytest.approx(0.01) and params["method"] == "split"
+    assert 0 < params["error_estimate"] < 1e-8
 
 
-def test_bold_hemo_dt_auto_is_the_default_and_recorded(tmp_path):
+def test_bold_default_is_the_api_default_and_recorded(tmp_path):
     z = _smooth_input()
     np.save(tmp_path / "z.npy", z)
     done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms", "--tr", "2s",
                "-q")
     assert done.returncode == 0, done.stderr
     got, info = fio.load(tmp_path / "b.npz")
-    chosen = info["metadata"]["parameters"]["hemo_dt"]
-    assert chosen == pytest.approx(
-        fwdmodels.hemodynamics.choose_hemo_dt(z, "1 ms", tr="2 s").to("s").magnitude)
-    assert chosen > 1e-3                                  # a longer step was taken
-    ref = fwdmodels.simulate_bold(z, "1 ms", tr="2 s", hemo_dt=f"{chosen} s").magnitude
-    np.testing.assert_array_equal(got, ref)
-    fine = fwdmodels.simulate_bold(z, "1 ms", tr="2 s").magnitude
-    full = fwdmodels.simulate_bold(z, "1 ms").magnitude
-    assert np.abs(got - fine).max() <= 1e-4 * np.ptp(full)
+    np.testing.assert_array_equal(got, fwdmodels.simulate_bold(z, "1 ms", tr="2 s").magnitude)
+    params = info["metadata"]["parameters"]
+    assert params["method"] == "split" and params["hemo_dt"] == pytest.approx(0.02)
+    assert params["tr"] == 2.0 and params["tr_mode"] == "sample"
     done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "c.npz", "--dt", "1ms", "--tr", "2s",
-               "--hemo-dt", "none", "-q")
+               "--hemo-dt", "auto", "-q")
     assert done.returncode == 0, done.stderr
-    np.testing.assert_array_equal(fio.load(tmp_path / "c.npz")[0], fine)
+    np.testing.assert_array_equal(fio.load(tmp_path / "c.npz")[0], got)
 
 
 def test_bold_hemo_dt_errors(tmp_path):
     np.save(tmp_path / "z.npy", _smooth_input(duration=3.0))
     done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms", "--tr", "2s",
-               "--hemo-dt", "30ms")
+               "--hemo-dt", "60ms")
     assert done.returncode == 2
-    assert done.stderr.strip().endswith("`tr` must be a whole multiple of hemo_dt; got tr = 2 s "
-                                        "and hemo_dt = 0.03 s")
+    assert "`hemo_dt` must be at most 50 ms" in done.stderr and "got 0.06 s" in done.stderr
+    done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms",
+               "--hemo-dt", "2.5ms")
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("`hemo_dt` must be a whole multiple of dt; got hemo_dt = "
+                                        "0.0025 s and dt = 0.001 s (ratio 2.5)")
+    done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms",
+               "--method", "rk4", "--hemo-dt", "10ms")
+    assert done.returncode == 2 and "`hemo_dt` applies to method='split' only" in done.stderr
     done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms",
                "--hemo-dt", "20")
     assert done.returncode == 2 and "--hemo-dt 20 has no unit" in done.stderr

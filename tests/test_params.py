@@ -2,6 +2,8 @@
 
 import dataclasses
 
+import numpy as np
+
 import pytest
 
 from fwdmodels import BalloonParams, ureg
@@ -72,7 +74,15 @@ def test_frozen():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(kappa=0), r"`kappa` must be positive and finite; got 0.0 1/s"),
-    (dict(gamma=float("nan")), r"`gamma` must be positive and finite; got nan 1/s"),
+    (dict(gamma=float("nan")), r"`gamma` must be positive and finite; got nan 1/s\*\*2"),
+    (dict(gamma=[0.4, -1.0]), r"`gamma` must be positive and finite; got -1.0 at index 1"),
+    (dict(kappa=np.ones((2, 3, 4))), r"`kappa` must be a scalar, one value per region \(N,\) "
+                                     r"or per batch member and region \(B, N\); got shape "
+                                     r"\(2, 3, 4\)"),
+    (dict(kappa=[0.6, 0.7], tau=[1.0, 1.0, 1.0]),
+     r"per-region values must broadcast against each other; got shapes"),
+    (dict(alpha=[0.3, 1.0]), r"`alpha` must lie strictly between 0.0 and 1.0; got 1.0 at "
+                             r"index 1"),
     (dict(alpha=1.0), r"`alpha` must lie strictly between 0.0 and 1.0; got 1.0"),
     (dict(rho=1.5), r"`rho` must lie strictly between 0.0 and 1.0; got 1.5"),
     (dict(E_0=-0.1), r"`rho` must lie strictly between 0.0 and 1.0; got -0.1"),
@@ -106,9 +116,10 @@ def test_from_brainmass_names_and_model_attributes():
 
     assert BalloonParams.from_brainmass(FakeModel()).bold_coefficients() == \
         BalloonParams().bold_coefficients()
-    FakeModel.k = [0.6, 0.7, 0.65]
-    with pytest.raises(FwdModelsError, match=r"`k` must be one value for all regions; got 3"):
-        BalloonParams.from_brainmass(FakeModel())
+    FakeModel.k = [0.6, 0.7, 0.65]          # per-region values are kept as such
+    per_region = BalloonParams.from_brainmass(FakeModel())
+    np.testing.assert_array_equal(per_region.kappa, [0.6, 0.7, 0.65])
+    assert per_region.gamma == 0.41 and per_region.shape == (3,)
 
 
 def test_revised_linear_is_the_first_order_expansion_of_revised():

@@ -75,7 +75,7 @@ def test_metadata_names_input_and_checksum(tmp_path, npz_input):
     meta = fio.load(out)[1]["metadata"]
     assert meta["input"]["sha256"] == fio.file_sha256(npz_input)
     assert meta["input"]["path"] == str(npz_input.resolve())
-    assert meta["parameters"]["method"] == "rk4"
+    assert meta["parameters"]["method"] == "split"
     assert meta["parameters"]["params"]["kappa"] == 0.65
     assert meta["fwdmodels_version"] == fwdmodels.__version__
     json.dumps(meta)

@@ -124,7 +124,7 @@ def diagnose_bold(z, dt, reference, *, params="friston2003", method="heun", init
         tried and names the simplest one that brings agreement (``report.explanations``).
     """
     from ..hemodynamics import simulate_bold
-    from ..hemodynamics.balloon import read_dt
+    from ..hemodynamics.plan import read_dt
     from ..hemodynamics.params import resolve_params
 
     ref = _as_bold_reference(reference)

@@ -131,7 +131,7 @@ def run(args) -> int:
 
 
 def _run_bold(args) -> Report:
-    from ..hemodynamics.balloon import read_dt
+    from ..hemodynamics.plan import read_dt
 
     z = _single(_load(args.input, args.input_key, "INPUT"), "input", "z")
     ref = _load(args.reference, args.reference_key, "REFERENCE")

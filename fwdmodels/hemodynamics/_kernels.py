@@ -5,6 +5,10 @@ parameter objects: plain float64 arrays in, plain arrays out, and an integer sta
 Each step is written out for the three methods (the same arithmetic as
 ``integrators.rk_step`` applied to the tableaux), so the two paths agree to rounding.
 
+Parameters arrive as the ``(N_PARAMS, N)`` array of ``equations.pack_params``, one column per
+region, so per-region (and batched) parameter sets cost the same as shared scalars: each
+block of regions copies its columns into a contiguous buffer next to its state.
+
 Speed comes from three choices, each measured by ``benchmarks/run.py``:
 
 * the right-hand side is ``equations.rhs`` itself, compiled with ``exp`` and ``log`` taken
@@ -49,6 +53,25 @@ _observe = njit(inline="always", **_KERNEL_OPTIONS)(equations.observe)
 
 
 @njit(inline="always", **_KERNEL_OPTIONS)
+def _column(P, i):
+    # region i's parameters as a tuple of scalars (rows of equations.pack_params)
+    return (P[0, i], P[1, i], P[2, i], P[3, i], P[4, i], P[5, i], P[6, i], P[7, i], P[8, i],
+            P[9, i])
+
+
+@njit(**_KERNEL_OPTIONS)
+def _padded_params(p, i0, i1, m):
+    """Columns ``i0:i1`` of the packed parameters in a contiguous ``(N_PARAMS, m)`` buffer; the
+    padding columns repeat column ``i0`` (regions at rest stay at rest for any valid values)."""
+    P = np.empty((p.shape[0], m))
+    n = i1 - i0
+    for k in range(p.shape[0]):
+        for j in range(m):
+            P[k, j] = p[k, i0 + j] if j < n else p[k, i0]
+    return P
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
 def _valid(x, f, v, q):
     # v - v == 0 is False for inf and NaN, like isfinite, and vectorises
     return (v > 0.0) & (f > 0.0) & (x - x == 0.0) & (f - f == 0.0) & (v - v == 0.0) & \
@@ -60,10 +83,11 @@ def _valid(x, f, v, q):
 # the compiler vectorises: keep their bodies straight-line arithmetic.
 
 @njit(**_KERNEL_OPTIONS)
-def _euler_row(zt, dt, p, sx, sf, sv, sq, bt):
+def _euler_row(zt, dt, P, sx, sf, sv, sq, bt):
     bad = 0
     for i in range(zt.size):
         x, f, v, q, z = sx[i], sf[i], sv[i], sq[i], zt[i]
+        p = _column(P, i)
         ax, af, av, aq = _rhs(x, f, v, q, z, p)
         x, f, v, q = x + dt * ax, f + dt * af, v + dt * av, q + dt * aq
         sx[i], sf[i], sv[i], sq[i] = x, f, v, q
@@ -73,12 +97,13 @@ def _euler_row(zt, dt, p, sx, sf, sv, sq, bt):
 
 
 @njit(**_KERNEL_OPTIONS)
-def _heun_row(zt, dt, p, sx, sf, sv, sq, bt):
+def _heun_row(zt, dt, P, sx, sf, sv, sq, bt):
     # k1 = F(y), k2 = F(y + dt k1), y + dt/2 (k1 + k2)
     h = 0.5 * dt
     bad = 0
     for i in range(zt.size):
         x, f, v, q, z = sx[i], sf[i], sv[i], sq[i], zt[i]
+        p = _column(P, i)
         ax, af, av, aq = _rhs(x, f, v, q, z, p)
         bx, bf, bv, bq = _rhs(x + dt * ax, f + dt * af, v + dt * av, q + dt * aq, z, p)
         x, f, v, q = x + h * (ax + bx), f + h * (af + bf), v + h * (av + bv), q + h * (aq + bq)
@@ -89,12 +114,13 @@ def _heun_row(zt, dt, p, sx, sf, sv, sq, bt):
 
 
 @njit(**_KERNEL_OPTIONS)
-def _rk4_row(zt, dt, p, sx, sf, sv, sq, bt):
+def _rk4_row(zt, dt, P, sx, sf, sv, sq, bt):
     h = 0.5 * dt
     s = dt / 6.0
     bad = 0
     for i in range(zt.size):
         x, f, v, q, z = sx[i], sf[i], sv[i], sq[i], zt[i]
+        p = _column(P, i)
         ax, af, av, aq = _rhs(x, f, v, q, z, p)
         bx, bf, bv, bq = _rhs(x + h * ax, f + h * af, v + h * av, q + h * aq, z, p)
         cx, cf, cv, cq = _rhs(x + h * bx, f + h * bf, v + h * bv, q + h * bq, z, p)
@@ -129,15 +155,16 @@ def _run_block(z, dt, p, state, bold_out, states_out, method, i0, i1):
     sf[:n] = state[1, i0:i1]
     sv[:n] = state[2, i0:i1]
     sq[:n] = state[3, i0:i1]
+    P = _padded_params(p, i0, i1, m)
     result = T * N
     for t in range(T):
         zt[:n] = z[t, i0:i1]
         if method == 0:
-            bad = _euler_row(zt, dt, p, sx, sf, sv, sq, bt)
+            bad = _euler_row(zt, dt, P, sx, sf, sv, sq, bt)
         elif method == 1:
-            bad = _heun_row(zt, dt, p, sx, sf, sv, sq, bt)
+            bad = _heun_row(zt, dt, P, sx, sf, sv, sq, bt)
         else:
-            bad = _rk4_row(zt, dt, p, sx, sf, sv, sq, bt)
+            bad = _rk4_row(zt, dt, P, sx, sf, sv, sq, bt)
         bold_out[t, i0:i1] = bt[:n]
         if store:
             states_out[0, t, i0:i1] = sx[:n]
@@ -157,21 +184,14 @@ def _run_block(z, dt, p, state, bold_out, states_out, method, i0, i1):
     return result
 
 
-@njit(inline="always", **_KERNEL_OPTIONS)
-def _scalars(p):
-    # a tuple of scalars: the compiler keeps them in registers across the loops
-    return (p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10])
-
-
 @njit(parallel=True, **_KERNEL_OPTIONS)
 def _integrate_parallel(z, dt, p, state, bold_out, states_out, method, n_blocks):
     """Regions split into ``n_blocks`` contiguous blocks, each running the whole time loop
     on its own thread. Returns the first failure ``t * N + i`` over all blocks, or -1."""
     T, N = z.shape
-    ps = _scalars(p)
     failures = np.full(n_blocks, T * N, dtype=np.int64)
     for b in prange(n_blocks):
-        failures[b] = _run_block(z, dt, ps, state, bold_out, states_out, method,
+        failures[b] = _run_block(z, dt, p, state, bold_out, states_out, method,
                                  b * N // n_blocks, (b + 1) * N // n_blocks)
     first = failures.min()
     return -1 if first == T * N else first
@@ -201,5 +221,5 @@ def warm_up():
     """Compile (or load from the cache) the kernels for float64 arrays."""
     z = np.zeros((1, 1))
     state = np.array([[0.0], [1.0], [1.0], [1.0]])
-    p = np.ones(N_PARAMS)
+    p = np.ones((N_PARAMS, 1))
     integrate(z, 0.001, p, state, np.empty((1, 1)), np.empty((4, 0, 1)), 2)

@@ -17,17 +17,14 @@ import numpy as np
 
 from .._validation import as_float_array, check_dtype, check_finite, check_int, check_option
 from ..errors import FwdModelsError
-from ..units import as_quantity, is_brainunit_quantity, parse_unit, to_si, ureg
-from .engine import METHODS, integrate, resolve_backend
-from .multirate import (DEFAULT_TOLERANCE, MAX_HEMO_DT, auto_hemo_dt, integrate_multirate,
-                        resolve_hemo_steps)
-from .equations import observe, pack_params
-from .params import resolve_params
-from .sampling import TR_MODES, sample_tr, tr_ratio
+from ..units import as_quantity, is_brainunit_quantity, parse_unit, ureg
+from .equations import observe
+from .plan import DEFAULT_METHOD, BOLDPlan, make_plan
 from .steady_state import steady_state_arrays
 
-__all__ = ["BOLDSignal", "simulate_bold", "choose_hemo_dt"]
+__all__ = ["BOLDSignal", "simulate_bold", "STATE_NAMES"]
 
+#: The hemodynamic states, in the order of every state array.
 STATE_NAMES = ("x", "f", "v", "q")
 INITS = ("rest", "steady", "brainmass")
 _INPUT_DIMENSIONS = ("[]", "1/[time]", "1/[time]**2")
@@ -53,15 +50,7 @@ def read_neural_input(z, name: str = "z", ndims=(2, 3), check: bool = True) -> n
     return check_finite(array, name, axes)
 
 
-def read_dt(dt) -> float:
-    """dt in seconds from a time quantity; positive."""
-    seconds = to_si(dt, "dt", "[time]")
-    if not (np.isfinite(seconds) and seconds > 0):
-        raise FwdModelsError(f"`dt` must be positive; got {seconds!r} s")
-    return seconds
-
-
-def _initial_state(init, params, shape: tuple[int, ...], z_first: np.ndarray | None) -> np.ndarray:
+def initial_state(init, params, shape: tuple[int, ...], z_first: np.ndarray | None) -> np.ndarray:
     """Return the (4, prod(shape)) initial state for ``init``."""
     n = int(np.prod(shape))
     if isinstance(init, str):
@@ -117,19 +106,23 @@ class BOLDSignal:
     in_size : int or tuple of int
         Number of regions (or the shape of one input sample).
     dt : pint.Quantity or str
-        Integration step, a time with its unit (``"1 ms"``, ``0.1 * fwdmodels.ureg.ms``).
+        Time between input samples, a time with its unit (``"1 ms"``,
+        ``0.1 * fwdmodels.ureg.ms``).
     params : str or BalloonParams
-        A preset name (default ``"friston2003"``) or a parameter set.
-    method : {"rk4", "heun", "euler", "reference"}
-        Time stepping. ``"heun"`` is brainmass's scheme; ``"reference"`` uses ``solve_ivp`` at
-        tight tolerance and is meant for checking on short inputs.
+        A preset name (default ``"friston2003"``) or a parameter set (scalars, or one value
+        per region of ``in_size``).
+    method : {"split", "rk4", "heun", "euler", "reference"}
+        Time stepping (see :func:`simulate_bold`). With ``"split"`` (the default),
+        :meth:`update` takes one exact step of the linear part and one hemodynamic step of
+        ``dt``; :meth:`run` steps the remainder at ``hemo_dt``. ``"heun"`` is brainmass's
+        scheme, for step-by-step comparisons with it.
     backend : {"auto", "numba", "numpy"}
-        Numba kernels when numba is installed (``"auto"``), or the NumPy stepper.
+        Numba kernels when numba is installed (``"auto"``), or the NumPy path.
     hemo_dt : pint.Quantity or str, optional
-        Multi-rate :meth:`run` (see :func:`simulate_bold`): the input is averaged over blocks
-        of ``hemo_dt`` (a whole multiple of ``dt``) and the ODE steps at ``hemo_dt``; each run
-        returns one row per block. Pieces of a series give the same numbers as the whole when
-        every piece but the last holds a whole number of blocks.
+        The split method's hemodynamic step in :meth:`run` (see :func:`simulate_bold`). Pieces
+        of a series give the same numbers as the whole, bit for bit, when every piece but the
+        last holds a whole number of hemodynamic steps; other pieces give numbers within the
+        method's accuracy of the whole.
     **overrides
         Single parameter values changed from the preset (e.g. ``tau_s=1.5``).
 
@@ -144,21 +137,39 @@ class BOLDSignal:
     array([0., 0., 0.])
     """
 
-    def __init__(self, in_size, dt, params="friston2003", method="rk4", backend="auto",
-                 hemo_dt=None, **overrides):
+    def __init__(self, in_size, dt, params="friston2003", method=DEFAULT_METHOD,
+                 backend="auto", hemo_dt=None, **overrides):
         if isinstance(in_size, (tuple, list)):
             shape = tuple(check_int(s, "in_size", 1) for s in in_size)
         else:
             shape = (check_int(in_size, "in_size", 1),)
         self.in_size = shape
-        self.dt = read_dt(dt)
-        self.params = resolve_params(params, **overrides)
-        self.method = check_option(method, "method", METHODS)
-        self.backend = resolve_backend(backend)
-        self.hemo_steps = 1 if hemo_dt is None else resolve_hemo_steps(hemo_dt, self.dt, None)
-        self._p = pack_params(self.params)
+        self.plan = make_plan(dt, params=params, method=method, hemo_dt=hemo_dt,
+                              backend=backend, **overrides)
+        self._p = self.plan.packed(shape)
+        self._hold = self.plan.hold(shape) if self.plan.method == "split" else None
         self._state = None
         self.n_steps = 0
+
+    @property
+    def dt(self) -> float:
+        """Time between input samples, in seconds."""
+        return self.plan.dt
+
+    @property
+    def params(self):
+        """The model's :class:`~fwdmodels.BalloonParams`."""
+        return self.plan.params
+
+    @property
+    def method(self) -> str:
+        """The integration method."""
+        return self.plan.method
+
+    @property
+    def backend(self) -> str:
+        """``"numba"`` or ``"numpy"``."""
+        return self.plan.backend
 
     # ------------------------------------------------------------------ state
     def init_all_states(self, init="rest", z=None) -> None:
@@ -174,7 +185,7 @@ class BOLDSignal:
         z : array_like, optional
             The constant input for ``init="steady"``.
         """
-        self._state = _initial_state(init, self.params, self.in_size, z)
+        self._state = initial_state(init, self.params, self.in_size, z)
         self.n_steps = 0
 
     def _require_state(self) -> np.ndarray:
@@ -228,12 +239,9 @@ class BOLDSignal:
 
     def update(self, z) -> None:
         """Advance one step of ``dt`` with ``z`` held constant over it."""
-        if self.hemo_steps > 1:
-            raise FwdModelsError("update() advances one input step, which a multi-rate model "
-                                 "(hemo_dt) does not take; pass whole blocks to run()")
         state = self._require_state()
-        integrate(self._as_rows(z, single=True), self.dt, self._p, state, self.method,
-                  self.backend, t0_index=self.n_steps)
+        self.plan.run(self._as_rows(z, single=True), state, self._p, self._hold,
+                      t0_index=self.n_steps, hemo_steps=1, reduce=False)
         self.n_steps += 1
 
     def bold(self, unit="dimensionless"):
@@ -253,13 +261,9 @@ class BOLDSignal:
         """
         state = self._require_state()
         rows = self._as_rows(z, single=False)
-        if self.hemo_steps > 1:
-            bold, states = integrate_multirate(rows, self.dt, self._p, state, self.method,
-                                               self.backend, self.hemo_steps, return_states,
-                                               t0_index=self.n_steps // self.hemo_steps)
-        else:
-            bold, states = integrate(rows, self.dt, self._p, state, self.method, self.backend,
-                                     store_states=return_states, t0_index=self.n_steps)
+        bold, states, _ = self.plan.run(rows, state, self._p, self._hold,
+                                        store_states=return_states, t0_index=self.n_steps,
+                                        reduce=False)
         self.n_steps += rows.shape[0]
         shape = (bold.shape[0],) + self.in_size
         out = _output(bold.reshape(shape), unit, np.float64)
@@ -268,10 +272,9 @@ class BOLDSignal:
         return out, {k: states[i].reshape(shape) for i, k in enumerate(STATE_NAMES)}
 
 
-def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=None,
+def simulate_bold(z, dt, *, params="friston2003", method=DEFAULT_METHOD, init="rest", tr=None,
                   tr_mode="sample", return_states=False, backend="auto", dtype=np.float64,
-                  unit="dimensionless", hemo_dt=None, hemo_tol=DEFAULT_TOLERANCE,
-                  **overrides):
+                  unit="dimensionless", hemo_dt=None, time_axis=None, **overrides):
     """Compute the BOLD signal of a whole neural time series.
 
     Parameters
@@ -281,78 +284,65 @@ def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=
     dt : pint.Quantity or str
         Time between input samples, with its unit (``"1 ms"``).
     params : str or BalloonParams
-        Preset name or parameter set; ``**overrides`` change single values.
-    method : {"rk4", "heun", "euler", "reference"}
-        Time stepping (see :class:`BOLDSignal`).
+        Preset name or parameter set; ``**overrides`` change single values. Any parameter may
+        be one value per region, shape ``(N,)``, or per batch member and region ``(B, N)``.
+    method : {"split", "rk4", "heun", "euler", "reference"}
+        Time stepping. ``"split"`` (the default): the linear (x, f) part solved exactly for the
+        input held over each sample, v and q by RK4 with Richardson extrapolation at the
+        hemodynamic step ``hemo_dt`` on what the forcing leaves (see
+        :mod:`fwdmodels.hemodynamics.split`); its largest BOLD error against RK4 at the input
+        step is below 1e-6 of the signal's range for ``hemo_dt`` up to 50 ms on any input,
+        oscillations that fit the step included. ``"rk4"``, ``"heun"`` (brainmass's scheme)
+        and ``"euler"`` step every state at ``dt``; ``"reference"`` is ``solve_ivp`` at tight
+        tolerance, for checks on short inputs.
     init : {"rest", "steady", "brainmass"} or dict
         Initial state: rest, the fixed point of the first input sample ``z[0]``, brainmass's
         start (every state at 1.0), or a dict of ``x, f, v, q`` arrays (shape ``(N,)``, or
         ``(B, N)`` for a batch).
     tr : pint.Quantity or str, optional
         Repetition time; a whole multiple of ``dt``. When given, the output is at
-        ``t = TR, 2 TR, ...``.
+        ``t = TR, 2 TR, ...``; otherwise one row per input sample.
     tr_mode : {"sample", "mean"}
         ``"sample"`` takes the value at each TR; ``"mean"`` averages each TR window.
     return_states : bool
         Also return the states ``x, f, v, q`` (sampled like the output).
     backend : {"auto", "numba", "numpy"}
-        Numba kernel or NumPy stepper (same numbers to ~1e-12).
+        Numba kernel or NumPy path (same numbers to ~1e-12).
     dtype : float64 or float32
         Dtype of the returned arrays (the integration always runs in float64).
     unit : str or pint.Unit
         A dimensionless unit for the output, e.g. ``"percent"``.
-    hemo_dt : pint.Quantity, str or "auto", optional
-        Multi-rate integration (see :mod:`fwdmodels.hemodynamics.multirate`): the input is
-        averaged over blocks of ``hemo_dt`` (a whole multiple of ``dt``, dividing ``tr``) and
-        the ODE steps at ``hemo_dt``; output row ``k`` is then at ``t = (k + 1) hemo_dt``.
-        ``"auto"`` picks the longest step (up to 50 ms) whose estimated error is at most
-        ``hemo_tol`` times the signal's range; :func:`choose_hemo_dt` tells which.
-    hemo_tol : float
-        Tolerance of ``hemo_dt="auto"``, a fraction of the BOLD signal's range (1e-4).
+    hemo_dt : pint.Quantity or str, optional
+        The split method's hemodynamic step: a whole multiple of ``dt``, at most 50 ms (or
+        ``dt`` itself). By default (or ``"auto"``) the longest whole number of samples within
+        20 ms. It sets the accuracy, not the output grid.
+    time_axis : int, optional
+        The axis of ``z`` that is time, when it is not the default (0 for ``(T, N)``, 1 for
+        ``(B, T, N)``); for an input saved regions-first.
 
     Returns
     -------
     bold : pint.Quantity, shape (T, N) or (B, T, N) (or T // r rows at TR)
-        The BOLD signal, row ``n`` at ``t = (n + 1) dt`` (or ``(n + 1) hemo_dt``).
+        The BOLD signal, row ``n`` at ``t = (n + 1) dt`` (or ``(n + 1) TR``).
     states : dict of ndarray
         Only with ``return_states=True``.
     """
-    dt_s = read_dt(dt)
-    params = resolve_params(params, **overrides)
-    check_option(method, "method", METHODS)
-    check_option(tr_mode, "tr_mode", TR_MODES)
+    plan = make_plan(dt, params=params, method=method, tr=tr, tr_mode=tr_mode,
+                     hemo_dt=hemo_dt, backend=backend, **overrides)
     dtype = check_dtype(dtype)
-    # the multi-rate path checks finiteness on its block sums, saving a pass over a 2-D input
-    array = read_neural_input(z, check=False)
-    if hemo_dt is None or array.ndim == 3:
-        check_finite(array, "z", ("time index", "region"))
-    steps = tr_ratio(tr, dt_s)[1] if tr is not None else None
+    array = time_first(read_neural_input(z), time_axis, plan)
     batched = array.ndim == 3
     B = array.shape[0] if batched else 1
     T, N = array.shape[-2], array.shape[-1]
     rows = array.transpose(1, 0, 2).reshape(T, B * N) if batched else array
     shape = (B, N) if batched else (N,)
-    state = _initial_state(init, params, shape, array[:, 0] if batched else array[0])
-    p = pack_params(params)
-    if hemo_dt is None:
-        bold, states = integrate(rows, dt_s, p, state, method, backend,
-                                 store_states=return_states)
-    else:
-        if isinstance(hemo_dt, str) and hemo_dt.strip() == "auto":
-            r, bold, states = auto_hemo_dt(rows, dt_s, p, state, method, backend, hemo_tol,
-                                           steps, store_states=return_states)
-        else:
-            r = resolve_hemo_steps(hemo_dt, dt_s, steps)
-            bold, states = integrate_multirate(rows, dt_s, p, state, method, backend, r,
-                                               store_states=return_states)
-        T = bold.shape[0]
-        steps = None if steps is None else steps // r
+    state = initial_state(init, plan.params, shape, array[:, 0] if batched else array[0])
+    bold, states, _ = plan.run(rows, state, plan.packed(shape), plan.hold(shape),
+                               store_states=return_states)
 
     def arrange(values: np.ndarray) -> np.ndarray:
         if batched:
-            values = values.reshape(T, B, N).transpose(1, 0, 2)
-        if steps is not None:
-            values = sample_tr(values, steps, tr_mode, axis=-2)
+            values = values.reshape(values.shape[0], B, N).transpose(1, 0, 2)
         return np.ascontiguousarray(values)
 
     out = _output(arrange(bold), unit, dtype)
@@ -362,24 +352,24 @@ def simulate_bold(z, dt, *, params="friston2003", method="rk4", init="rest", tr=
                  for i, k in enumerate(STATE_NAMES)}
 
 
-def choose_hemo_dt(z, dt, *, params="friston2003", method="rk4", init="rest", tr=None,
-                   tol=DEFAULT_TOLERANCE, max_hemo_dt=MAX_HEMO_DT, backend="auto", **overrides):
-    """The step ``simulate_bold(..., hemo_dt="auto")`` takes for this input, a Quantity in s.
-
-    Parameters are those of :func:`simulate_bold`; ``tol`` is ``hemo_tol`` there and
-    ``max_hemo_dt`` (seconds or a time quantity) the longest step tried.
-    """
-    dt_s = read_dt(dt)
-    params = resolve_params(params, **overrides)
-    check_option(method, "method", METHODS)
-    array = read_neural_input(z)
-    steps = tr_ratio(tr, dt_s)[1] if tr is not None else None
-    longest = max_hemo_dt if isinstance(max_hemo_dt, (int, float)) else \
-        to_si(max_hemo_dt, "max_hemo_dt", "[time]")
-    batched = array.ndim == 3
-    rows = array.transpose(1, 0, 2).reshape(array.shape[1], -1) if batched else array
-    shape = (array.shape[0], array.shape[2]) if batched else (array.shape[1],)
-    state = _initial_state(init, params, shape, array[:, 0] if batched else array[0])
-    r, _, _ = auto_hemo_dt(rows, dt_s, pack_params(params), state, method, backend, tol, steps,
-                           max_hemo_dt=longest)
-    return ureg.Quantity(r * dt_s, "s")
+def time_first(array: np.ndarray, time_axis, plan: BOLDPlan) -> np.ndarray:
+    """``array`` with time on axis 0 of ``(T, N)`` (1 of ``(B, T, N)``), checked to give at
+    least one output row."""
+    default = array.ndim - 2
+    if time_axis is not None:
+        axis = check_int(time_axis, "time_axis")
+        if not -array.ndim <= axis < array.ndim:
+            raise FwdModelsError(f"`time_axis` must be an axis of `z` (ndim {array.ndim}); got "
+                                 f"{time_axis}")
+        array = np.moveaxis(array, axis, default)
+    T = array.shape[default]
+    where = f"axis {default if time_axis is None else time_axis}"
+    if T == 0 or array.shape[-1] == 0:
+        raise FwdModelsError(f"`z` must hold at least one time sample and one region; got shape "
+                             f"{array.shape} (time on {where})")
+    if plan.tr_steps is not None and T < plan.tr_steps:
+        raise FwdModelsError(
+            f"`z` must hold at least one TR of samples along its time axis ({where}): it has "
+            f"{T} samples, a TR is {plan.tr_steps} (tr = {plan.tr:g} s, dt = {plan.dt:g} s). "
+            f"If time runs along another axis of z (regions first), pass `time_axis`")
+    return array

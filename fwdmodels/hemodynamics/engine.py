@@ -13,10 +13,12 @@ from .._validation import check_option
 from ..errors import DomainError
 from .equations import observe, rhs
 from .integrators import METHOD_CODES, TABLEAUX, rk_step
+from .split import integrate_split_numpy
 
-__all__ = ["METHODS", "BACKENDS", "integrate", "resolve_backend"]
+__all__ = ["METHODS", "BACKENDS", "integrate", "integrate_split", "resolve_backend"]
 
-METHODS = ("euler", "heun", "rk4", "reference")
+#: Integration methods: the split scheme (the default) and the classical fixed-step ones.
+METHODS = ("split", "euler", "heun", "rk4", "reference")
 BACKENDS = ("auto", "numba", "numpy")
 
 #: Tolerances of the ``"reference"`` method (``solve_ivp`` with DOP853).
@@ -44,15 +46,68 @@ def resolve_backend(backend: str) -> str:
     return backend
 
 
+def integrate_split(z: np.ndarray, dt: float, p: np.ndarray, hold: np.ndarray,
+                    state: np.ndarray, hemo_steps: int, backend: str = "auto",
+                    store_states: bool = False, t0_index: int = 0, out_every: int = 1,
+                    out_mean: bool = False):
+    """The split method (:mod:`.split`) over ``z`` (T, N) from ``state`` (4, N), advanced in
+    place; one output row every ``out_every`` samples (their mean with ``out_mean``).
+
+    Returns ``(bold, states, error)``: ``bold`` (T // out_every, N), ``states`` (4, rows, N)
+    or None, and ``error`` (N,), the largest error estimate of each region. On a domain
+    failure, ``state`` is restored and a DomainError names the time index and region.
+    """
+    T, N = z.shape
+    rows = T // out_every
+    start = state.copy()
+    if resolve_backend(backend) == "numba":
+        from . import _split_kernels
+
+        bold = np.empty((rows, N))
+        states = np.empty((4, rows, N)) if store_states else np.empty((4, 0, N))
+        error = np.zeros(N)
+        flat = _split_kernels.integrate(np.ascontiguousarray(z), float(dt), p, hold, state,
+                                        hemo_steps, out_every, out_mean, bold, states, error)
+        failure = None if flat < 0 else divmod(int(flat), N)
+        states = states if store_states else None
+    else:
+        bold, states, error, failure = integrate_split_numpy(
+            z, dt, p, hold, state, hemo_steps, out_every, out_mean, store_states)
+    if failure is not None:
+        t, i = failure
+        state[...] = start
+        x, f, v, q = _split_state_at(z[:t + 1, i:i + 1], dt, p[:, i:i + 1],
+                                     hold[:, :, i:i + 1], start[:, i:i + 1], hemo_steps)
+        bad = _first_bad((x, f, v, q))
+        raise DomainError(
+            f"the hemodynamic state left its domain by time index {t0_index + t} "
+            f"(t = {(t0_index + t + 1) * dt:.6g} s), region {i}: {bad} (v and f must stay "
+            f"positive and every state finite). Check the input's scale near that time; a "
+            f"shorter hemo_dt resolves a fast excursion better",
+            time_index=t0_index + t, region=i)
+    return bold, states, error
+
+
+def _split_state_at(z, dt, p, hold, start, hemo_steps):
+    """Region state after ``z`` by the NumPy split path, whatever happens (for messages)."""
+    state = start.copy()
+    with np.errstate(all="ignore"):
+        _, _, _, failure = integrate_split_numpy(z, dt, p, hold, state, hemo_steps)
+    if failure is None:
+        return tuple(state[k, 0] for k in range(4))
+    return (np.nan, np.nan, np.nan, np.nan)
+
+
 def integrate(z: np.ndarray, dt: float, p: np.ndarray, state: np.ndarray, method: str,
               backend: str = "auto", store_states: bool = False, t0_index: int = 0):
-    """Integrate ``z`` (T, N) from ``state`` (4, N), which is advanced in place.
+    """Integrate ``z`` (T, N) from ``state`` (4, N) with a fixed-step method, which is
+    advanced in place.
 
     Returns ``(bold, states)``: ``bold`` (T, N) float64 and ``states`` (4, T, N) or None.
     On a domain failure, ``state`` is restored to its value on entry and a DomainError
     names the time index (counted from ``t0_index``) and region.
     """
-    check_option(method, "method", METHODS)
+    check_option(method, "method", METHODS[1:])
     T, N = z.shape
     start = state.copy()
     bold = np.empty((T, N))
@@ -88,7 +143,7 @@ def state_after_failure(z, dt, p, start, t, i, method, backend):
         if method == "reference":
             return y
         for n in range(t + 1):
-            y = rk_step(y, z[n, i], dt, p, TABLEAUX[method])
+            y = rk_step(y, z[n, i], dt, p[:, i], TABLEAUX[method])
     return y
 
 

@@ -15,23 +15,46 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import FwdModelsError
 from .params import BalloonParams
 
 __all__ = ["pack_params", "rhs", "observe", "N_PARAMS"]
 
-# Positions in the packed parameter vector.
-KAPPA, GAMMA, INV_TAU, INV_ALPHA, LOG1M_RHO, ODDS, V0, K1, K2, K3, LINEAR = range(11)
-N_PARAMS = 11
+# Rows of the packed parameter array.
+KAPPA, GAMMA, INV_TAU, INV_ALPHA, LOG1M_RHO, ODDS, V0, K1, K2, K3 = range(10)
+N_PARAMS = 10
 
 
-def pack_params(params: BalloonParams) -> np.ndarray:
-    """Return the float64 vector the equations and kernels read (positions above)."""
+def pack_params(params: BalloonParams, shape: tuple[int, ...] = ()) -> np.ndarray:
+    """Return the float64 ``(N_PARAMS, prod(shape))`` array the equations and kernels read
+    (a vector ``(N_PARAMS,)`` for the default ``shape=()``, scalar parameters only).
+
+    Column ``i`` holds region ``i``'s values (rows above), broadcast from scalars or per-region
+    arrays to ``shape`` (the regions, or batch and regions) and flattened in C order. The
+    observation's coefficients are stored in the one form ``V0 (K1 (1-q) + K2 (1-q/v) +
+    K3 (1-v))``: for ``"revised_linear"`` (Stephan et al. 2007, eq. 11) ``K1 = k1 + k2``,
+    ``K2 = 0``, ``K3 = k3 - k2``.
+    """
     k1, k2, k3 = params.bold_coefficients()
-    return np.array([
-        params.kappa, params.gamma, 1.0 / params.tau, 1.0 / params.alpha,
-        np.log1p(-params.rho), (1.0 - params.rho) / params.rho, params.V0, k1, k2, k3,
-        1.0 if params.observation == "revised_linear" else 0.0,
-    ], dtype=np.float64)
+    if params.observation == "revised_linear":
+        k1, k2, k3 = k1 + k2, 0.0 * k2, k3 - k2
+    rho = params.rho
+    rows = (params.kappa, params.gamma, 1.0 / params.tau, 1.0 / params.alpha, np.log1p(-rho),
+            (1.0 - rho) / rho, params.V0, k1, k2, k3)
+    try:
+        target = np.broadcast_shapes(params.shape, tuple(shape))
+        if target != tuple(shape):
+            raise ValueError
+    except ValueError:
+        raise FwdModelsError(
+            f"`params` must hold scalars or per-region values that broadcast to the regions' "
+            f"shape {tuple(shape)}; got parameters of shape {params.shape}") from None
+    shape = tuple(shape)
+    n = int(np.prod(shape, dtype=np.int64))
+    out = np.empty((N_PARAMS, n))
+    for k, row in enumerate(rows):
+        out[k] = np.broadcast_to(np.asarray(row, dtype=np.float64), shape).reshape(n)
+    return out[:, 0] if shape == () else out
 
 
 def rhs(x, f, v, q, z, p):
@@ -42,9 +65,10 @@ def rhs(x, f, v, q, z, p):
     x, f, v, q : float or ndarray
         Vasodilatory signal (s^-1), normalised inflow, volume and deoxyhemoglobin.
     z : float or ndarray
-        Neural drive held over the step.
-    p : ndarray
-        Packed parameters from :func:`pack_params`.
+        Neural drive held over the step, in s^-2.
+    p : ndarray or tuple
+        Packed parameters from :func:`pack_params`: rows indexed by the constants above, each
+        a scalar (inside the kernels) or one value per region.
     """
     outflow = np.exp(np.log(v) * p[INV_ALPHA])                   # v ** (1/alpha)
     # E(f)/rho with E(f) = 1 - (1-rho)**(1/f), written as
@@ -62,9 +86,7 @@ def rhs(x, f, v, q, z, p):
 def observe(v, q, p):
     """BOLD signal, a dimensionless fraction of the resting signal, from volume and dHb.
 
-    ``V0 * (k1 (1-q) + k2 (1-q/v) + k3 (1-v))`` for the nonlinear forms and
-    ``V0 * ((k1+k2) (1-q) + (k3-k2) (1-v))`` for ``"revised_linear"``.
+    ``V0 * (K1 (1-q) + K2 (1-q/v) + K3 (1-v))`` with the coefficients packed by
+    :func:`pack_params` (``K2 = 0`` for the linear form).
     """
-    if p[LINEAR] != 0.0:
-        return p[V0] * ((p[K1] + p[K2]) * (1.0 - q) + (p[K3] - p[K2]) * (1.0 - v))
     return p[V0] * (p[K1] * (1.0 - q) + p[K2] * (1.0 - q / v) + p[K3] * (1.0 - v))

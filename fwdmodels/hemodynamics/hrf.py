@@ -70,7 +70,8 @@ import pint
 from .._validation import check_dtype, check_option, check_positive
 from ..errors import FwdModelsError
 from ..units import as_quantity, is_brainunit_quantity, to_si, ureg
-from .balloon import _output, read_dt, read_neural_input, simulate_bold
+from .balloon import _output, read_neural_input, simulate_bold
+from .plan import read_dt
 from .params import resolve_params
 from .sampling import TR_MODES, sample_tr, tr_ratio
 

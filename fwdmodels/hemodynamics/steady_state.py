@@ -26,10 +26,12 @@ def steady_state_arrays(z: np.ndarray, params) -> dict[str, np.ndarray]:
     """The fixed point as a dict of float arrays ``x, f, v, q`` (no units, no checks on z)."""
     f = 1.0 + z / params.gamma
     if np.any(f <= 0):
-        bad = np.argmin(f)
+        bad = np.unravel_index(int(np.argmin(f)), np.shape(f))
+        gamma = float(np.broadcast_to(params.gamma, np.shape(f))[bad])
+        z_bad = float(np.broadcast_to(z, np.shape(f))[bad])
         raise FwdModelsError(
-            f"`z` must exceed -gamma = {-params.gamma} for a steady state with positive inflow; "
-            f"got {float(np.ravel(z)[bad])!r}")
+            f"`z` must exceed -gamma = {-gamma} for a steady state with positive inflow; "
+            f"got {z_bad!r}" + (f" at index {bad}" if np.ndim(f) else ""))
     v = f ** params.alpha
     extraction = 1.0 - (1.0 - params.rho) ** (1.0 / f)
     q = v * extraction / params.rho
@@ -42,9 +44,10 @@ def steady_state(z, params="friston2003", **overrides) -> dict:
     Parameters
     ----------
     z : float or array_like
-        Constant neural drive (the same quantity the ODE takes), one value per region.
+        Constant neural drive (the same quantity the ODE takes, s^-2), one value per region.
     params : str or BalloonParams
-        A preset name or a parameter set; ``overrides`` change single values.
+        A preset name or a parameter set (scalars or per-region values that broadcast against
+        ``z``); ``overrides`` change single values.
 
     Returns
     -------
@@ -55,6 +58,8 @@ def steady_state(z, params="friston2003", **overrides) -> dict:
     params = resolve_params(params, **overrides)
     z = check_finite(as_float_array(z, "z", (0, 1, 2)), "z", ("region",))
     states = steady_state_arrays(z, params)
-    states["bold"] = ureg.Quantity(observe(states["v"], states["q"], pack_params(params)),
-                                   "dimensionless")
+    shape = np.shape(states["f"])
+    p = pack_params(params, shape)
+    bold = observe(states["v"].reshape(-1), states["q"].reshape(-1), p).reshape(shape)
+    states["bold"] = ureg.Quantity(bold, "dimensionless")
     return states

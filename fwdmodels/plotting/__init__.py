@@ -188,7 +188,7 @@ def plot_bold(bold, dt, *, tr=None, tr_mode="sample", regions=None, labels=None,
         (``linestyle="none"``, label ``"<label> every TR"``) when ``tr`` is given. The legend
         is placed by :func:`place_legend` (off the data once the figure is saved).
     """
-    from ..hemodynamics.balloon import read_dt
+    from ..hemodynamics.plan import read_dt
     from ..hemodynamics.sampling import TR_MODES, sample_tr, tr_ratio
     from .._validation import check_option
 
@@ -249,7 +249,7 @@ def plot_states(states, dt, *, regions=None, label=None, axes=None, title=None, 
         Four axes in the order x, f, v, q, each titled with its state, its y axis labelled
         with its unit, a dotted line at the rest value (0, 1, 1, 1) and one line per region.
     """
-    from ..hemodynamics.balloon import read_dt
+    from ..hemodynamics.plan import read_dt
 
     dt_s = read_dt(dt)
     if not all(k in states for k in STATE_LABELS):
