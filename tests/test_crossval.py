@@ -527,6 +527,52 @@ def test_cli_eeg_and_bad_input(tmp_path, capsys, lf_data):
               "--reference-key", "nope", "--dt", "1 ms"])
 
 
+def test_cli_float32_reference_gets_the_api_tolerance_and_names_the_slip(tmp_path, capsys,
+                                                                         lf_data):
+    """brainmass's default precision is float32: its bare-input EEG (the fixed 1 nA·m/mV
+    scale, V per mV) read by the command line must be judged at 1e-4 as in Python, where the
+    ×1e3 slip explains it; at float64's 1e-9 no cause would."""
+    L, s = lf_data
+    with brainstate.environ.context(precision=32):
+        bm = brainmass.EEGLeadFieldModel(in_size=(R,), out_size=(M,),
+                                         L=jnp.asarray(L, dtype=jnp.float32)
+                                         * (u.volt / (u.nA * u.meter)))
+        y = np.asarray(bm.update(jnp.asarray(s, dtype=jnp.float32)))
+    assert y.dtype == np.float32
+    np.save(tmp_path / "s.npy", s)
+    np.save(tmp_path / "L.npy", L)
+    np.save(tmp_path / "y.npy", y)
+    fm = fwdmodels.EEGLeadFieldModel(R, M, L * ureg("V/(nA*m)"), dipole_scale="1 nA*m/mV",
+                                     sensor_unit="V")
+    api = cv.diagnose_leadfield(fm, s, y)
+    assert api.rows[0].rtol == 1e-4 and api.explanations == ["×1e3"]
+    argv = ["crossval", "eeg", str(tmp_path / "s.npy"), str(tmp_path / "L.npy"),
+            str(tmp_path / "y.npy"), "--leadfield-unit", "V/(nA*m)", "--scale", "1 nA*m/mV",
+            "--format", "json"]
+    assert _cli(argv) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["quantities"][0]["rtol"] == 1e-4
+    assert data["diagnoses"][0]["explanation"]["name"] == "×1e3"
+    assert _cli(argv[:-2]) == 1
+    text = capsys.readouterr().out
+    assert "rtol=0.0001" in text and "explained by: a unit factor: the reference is 1e3" in text
+    np.save(tmp_path / "y64.npy", y.astype(np.float64))     # the same numbers as float64
+    assert _cli(argv[:4] + [str(tmp_path / "y64.npy")] + argv[5:-2]) == 1
+    assert "no known cause" in capsys.readouterr().out
+
+
+def test_cli_float32_bold_reference_uses_the_api_tolerance(tmp_path, capsys, brainmass_run32):
+    z, out = brainmass_run32
+    np.save(tmp_path / "z.npy", z)
+    np.savez(tmp_path / "ref.npz", **out)
+    api = cv.diagnose_bold(z, "1 ms", out, init="brainmass", method="heun")
+    assert _cli(["crossval", "bold", str(tmp_path / "z.npy"), str(tmp_path / "ref.npz"),
+                 "--dt", "1 ms", "--init", "brainmass", "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert {q["rtol"] for q in data["quantities"]} == {r.rtol for r in api.rows} == {1e-4}
+    assert data["diagnoses"][0]["explanation"]["name"] == api.explanations[0] == "q/rho in k2"
+
+
 # ------------------------------------------------------------------ hostile references
 def test_cli_refuses_pickled_and_corrupt_references(tmp_path):
     from hostile_files import npz_bad_deflate

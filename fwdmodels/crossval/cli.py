@@ -46,6 +46,13 @@ def _load(path: str, key: str | None, what: str):
     return data
 
 
+def _real(array) -> np.ndarray:
+    """A float array that keeps the file's precision (float32 stays float32, as it does in
+    the Python API, where it chooses the default tolerance of 1e-4); integers become float64."""
+    array = np.asarray(array)
+    return array if array.dtype.kind == "f" else array.astype(np.float64)
+
+
 def _single(value, what: str, prefer: str):
     if isinstance(value, dict):
         if prefer in value:
@@ -179,14 +186,14 @@ def _run_leadfield(args) -> Report:
         x = ureg.Quantity(x, parse_unit(args.input_unit, "--input-unit"))
     ref_unit = parse_unit(args.reference_unit, "--reference-unit") if args.reference_unit \
         else model.sensor_unit
-    ref = ureg.Quantity(np.asarray(ref, dtype=float), ref_unit)
+    ref = ureg.Quantity(_real(ref), ref_unit)     # its precision sets the default rtol
     noise_only = noise_cov = None
     if args.noise_cov is not None or args.noise_only is not None:
         if args.noise_cov is None or args.noise_only is None:
             raise FwdModelsError("--noise-cov and --noise-only go together")
         cov = _single(_load(args.noise_cov, None, "--noise-cov"), "noise", "C")
         noise = _single(_load(args.noise_only, None, "--noise-only"), "noise", "y")
-        noise_only = ureg.Quantity(np.asarray(noise, dtype=float), ref_unit)
+        noise_only = ureg.Quantity(_real(noise), ref_unit)
         noise_cov = ureg.Quantity(np.asarray(cov, dtype=float), model.sensor_unit ** 2)
     if args.no_diagnose:
         return compare(ref, model(x), rtol=args.rtol, atol=args.atol, names="sensors",
