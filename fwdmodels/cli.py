@@ -3,7 +3,9 @@
 
 Exit status: 0 on success; 2 for a user mistake (a bad option, an unreadable or corrupt file,
 an output that exists...), reported as one line on stderr; 130 when interrupted (Ctrl-C,
-SIGTERM, or SIGHUP when the terminal or ssh session closes); 1 for an internal error (a bug:
+SIGTERM, or SIGHUP when the terminal or ssh session closes); 141 (128 + SIGPIPE, as the shell
+reports any command whose reader went away) when standard output is a pipe closed early, as
+in ``fwdmodels info FILE | head -1``, without a message; 1 for an internal error (a bug:
 please report it; ``--debug`` shows the traceback). Whatever the outcome, nothing is left
 half-written and the input files are never modified. Python warnings are printed as one line
 each after a successful run (``fwdmodels bold: warning: ...``), and dropped after an error,
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 import traceback
@@ -26,6 +29,9 @@ __all__ = ["main", "build_parser"]
 
 ISSUES_URL = "the fwdmodels issue tracker"
 EXIT_USER, EXIT_BUG, EXIT_INTERRUPTED = 2, 1, 130
+#: A closed pipe on standard output (``| head``): 128 + SIGPIPE, what a shell reports for
+#: ``cat`` or ``ls`` in its place.
+EXIT_PIPE = 128 + int(getattr(signal, "SIGPIPE", 13))
 
 _EPILOG = """examples:
   fwdmodels demo                                  # everything on the embedded data
@@ -387,6 +393,33 @@ def _catch_stop_signals() -> dict:
     return previous
 
 
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader has gone (poll reports an error on its
+    writing end); if so, point it at the null device, so that Python's own flush at exit has
+    nothing to complain about. Where poll is missing (Windows), a broken pipe is taken to be
+    standard output's: output files are regular files, which never report one."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return False
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        if not any(ev & select.POLLERR for _, ev in poller.poll(0)):
+            return False
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except OSError:
+        pass
+    return True
+
+
 def _print_warnings(prog, caught) -> None:
     seen = set()
     for w in caught:
@@ -406,6 +439,7 @@ def main(argv=None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
             status = _run(args)
+            sys.stdout.flush()               # a closed pipe shows here, not at exit
         _print_warnings(prog, caught)
         return status
     except (FwdModelsError, MissingDependencyError) as exc:
@@ -419,6 +453,8 @@ def main(argv=None) -> int:
         print(f"{prog}: error: out of memory; use a smaller --chunk-size", file=sys.stderr)
         return EXIT_USER
     except OSError as exc:                   # disk full, a file vanished, I/O error
+        if isinstance(exc, BrokenPipeError) and _stdout_closed():
+            return EXIT_PIPE                 # the reader has all it wanted: end quietly
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         print(f"{prog}: error: {exc.strerror or _one_line(exc)}{where}; nothing was written; "
               f"check the disk and the paths", file=sys.stderr)
