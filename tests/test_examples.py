@@ -29,6 +29,7 @@ FIGURES = {
     "presets": ["presets.png"],
     "pitfalls": ["pitfalls.png", "pitfalls_states.png"],
     "linear_vs_nonlinear": ["linear_vs_nonlinear.png"],
+    "aliasing": ["aliasing.png"],
     "sphere_dipole": ["sphere_dipole.png", "sphere_dipole_leadfield.png"],
     "crossval_jax": ["crossval_jax.png"],
 }
@@ -225,3 +226,78 @@ def test_missing_matplotlib_is_one_line_naming_the_extra(monkeypatch, tmp_path, 
     assert main(["linear_vs_nonlinear", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and 'fwdmodels[plot]' in err
+
+
+# ---------------------------------------------------------------------- aliasing
+def _aliasing_inputs():
+    """The lesson's three inputs, written here from its description (40 s at 0.1 ms): 10-s
+    blocks times 1 + sin(2 pi 40 Hz t); 5-ms bursts of 3 ending every 25-ms window; a
+    100-Hz sine of amplitude 2000."""
+    t = np.arange(400_000) * 1e-4
+    blocks = (np.floor(t / 10.0 + 1e-9) % 2 == 0) * (1 + np.sin(2 * np.pi * 40 * t))
+    bursts = 3.0 * (np.round(t * 1e4) % 250 >= 200)
+    return np.column_stack([blocks, bursts, 2000 * np.sin(2 * np.pi * 100 * t)])
+
+
+@pytest.fixture(scope="module")
+def aliasing_errors():
+    """Largest |error| / range of each scheme on each input against RK4 at 0.1 ms, computed
+    here: block means (over r samples, then RK4 at r dt) at the block ends; the split
+    method at every sample (default hemo_dt, and 25 and 50 ms)."""
+    z = _aliasing_inputs()
+    reference = fwdmodels.simulate_bold(z, "0.1 ms", method="rk4").magnitude
+    span = reference.max(axis=0) - reference.min(axis=0)
+    out = {"reference": reference}
+    for ms in (20, 25, 50):
+        r = ms * 10
+        means = z.reshape(-1, r, 3).mean(axis=1)
+        block = fwdmodels.simulate_bold(means, f"{ms} ms", method="rk4").magnitude
+        out["block mean", ms] = np.abs(block - reference[r - 1::r]).max(axis=0) / span
+        split = fwdmodels.simulate_bold(z, "0.1 ms", **({} if ms == 20 else
+                                                         {"hemo_dt": f"{ms} ms"})).magnitude
+        out["split", ms] = np.abs(split - reference).max(axis=0) / span
+    return out
+
+
+def test_aliasing_physics_block_means_lose_a_fitting_rhythm_split_does_not(aliasing_errors):
+    e = aliasing_errors
+    # the zero-mean 100-Hz sine: 20-ms block means are 0, the block-mean BOLD flat, wrong
+    # by much of the true signal's range
+    assert e["block mean", 20][2] >= 0.1 and e["block mean", 50][2] >= 0.1
+    # the 40-Hz rhythm (period 25 ms) and the 25-ms bursts: wrong where the step fits
+    # them, far less where it does not
+    for i in (0, 1):
+        assert e["block mean", 25][i] > 1e-4 and e["block mean", 50][i] > 1e-4
+        assert e["block mean", 25][i] > 50 * e["block mean", 20][i]
+    # the split method: within its promise on every input, at every step
+    for ms in (20, 25, 50):
+        assert np.all(e["split", ms] <= 1e-6), (ms, e["split", ms])
+    assert np.all(e["split", 20] <= 1e-7)                  # the default step, 20 ms
+
+
+def test_aliasing_the_lost_drive_is_the_sines_impulse(aliasing_errors):
+    """The lesson's explanation: a sine switched on at phase 0 acts on the hemodynamics as
+    an impulse of area A/w at the switch-on (its running integral averages A/w)."""
+    A, w = 2000.0, 2 * np.pi * 100
+    z = np.zeros((400_000, 1))
+    z[0] = A / w / 1e-4
+    impulse = fwdmodels.simulate_bold(z, "0.1 ms", method="rk4").magnitude[:, 0]
+    sine = aliasing_errors["reference"][:, 2]
+    assert np.abs(impulse - sine).max() < 1e-3 * np.ptp(sine)
+
+
+def test_aliasing_prints_the_errors_computed_independently(ran, aliasing_errors):
+    out = ran("aliasing")[2]
+    rows = re.findall(r"^([123])\. .*?((?:\s+\d\.\de[-+]\d\d){6})\s+([\d.]+)\s*$", out,
+                      flags=re.M)
+    assert [r[0] for r in rows] == ["1", "2", "3"], out
+    for number, errors, range_percent in rows:
+        i = int(number) - 1
+        printed = [float(x) for x in errors.split()]
+        ours = [aliasing_errors[scheme, ms][i] for scheme in ("block mean", "split")
+                for ms in (20, 25, 50)]
+        # block-mean errors to the printed digits; the split ones, near rounding, to order
+        np.testing.assert_allclose(printed[:3], ours[:3], rtol=0.06)
+        assert all(p <= 1e-6 and q / 30 < p < 30 * q for p, q in zip(printed[3:], ours[3:]))
+        assert float(range_percent) == pytest.approx(
+            100 * np.ptp(aliasing_errors["reference"][:, i]), rel=1e-3)

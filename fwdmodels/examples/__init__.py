@@ -12,6 +12,7 @@ and list them with ``python -m fwdmodels.examples``. The figures need the ``plot
 ``presets``            the BOLD response to a 4-s block under each parameter preset
 ``pitfalls``           kappa/gamma inverted, a start away from rest, TR decimation
 ``linear_vs_nonlinear`` the linear (kernel) response against the Balloon ODE
+``aliasing``           averaging the input over a long step against x, f solved exactly
 ``sphere_dipole``      EEG and MEG of one dipole in a sphere, radial vs tangential
 ``crossval_jax``       cross-checking brainmass (JAX) and naming the difference
 =====================  ==================================================================
@@ -25,7 +26,8 @@ from pathlib import Path
 __all__ = ["EXAMPLES", "describe", "run"]
 
 #: The examples, in the order of the teaching section of the README.
-EXAMPLES = ("presets", "pitfalls", "linear_vs_nonlinear", "sphere_dipole", "crossval_jax")
+EXAMPLES = ("presets", "pitfalls", "linear_vs_nonlinear", "aliasing", "sphere_dipole",
+            "crossval_jax")
 
 
 def _module(name: str):
