@@ -70,7 +70,7 @@ def _advance(zb, h, P, C, x, f, gb, dgb, A, B, IA, IB):
         xi = C[0, i] * x0 + C[1, i] * u + C[4, i] * zb[i]
         fi = 1.0 + (C[2, i] * x0 + C[3, i] * u + C[5, i] * zb[i])
         a, da, b, db = _forcing(xi, fi, p)
-        a0, da0 = f0 * p[INV_TAU], x0 * p[INV_TAU]          # the forcing of v at the start
+        a0, da0 = u * p[INV_TAU], x0 * p[INV_TAU]          # the forcing of v at the start
         b0, db0 = gb[i], dgb[i]
         A0, B0 = A[i], B[i]
         A1 = A0 + 0.5 * h * (a0 + a) - c * (da - da0)
@@ -104,7 +104,7 @@ def _node(zb, h, P, C, x, f, gb, dgb, A, B, IA, IB, out):
         xt = C[0, i] * x0 + C[1, i] * u + C[4, i] * zb[i]
         ft = 1.0 + (C[2, i] * x0 + C[3, i] * u + C[5, i] * zb[i])
         at, dat, bt, dbt = _forcing(xt, ft, p)
-        a0, da0 = f0 * p[INV_TAU], x0 * p[INV_TAU]
+        a0, da0 = u * p[INV_TAU], x0 * p[INV_TAU]
         a = A[i] + 0.5 * h * (a0 + at) - c * (dat - da0)
         b = B[i] + 0.5 * h * (gb[i] + bt) - c * (dbt - dgb[i])
         out[0, i] = a
@@ -158,13 +158,13 @@ def _step(H, P, v, q, nodes, A, B, IA, IB, coef, err):
         coef[0, i] = v0
         coef[1, i] = -d0v
         coef[2, i] = -j0v * (pa0 - d0v)
-        coef[3, i] = v1 - a1 + jv * da
+        coef[3, i] = (v1 - a1 + jv * da) - v0       # the change of w over the step
         coef[4, i] = -d1v
         coef[5, i] = -j1v * (pa1 - d1v)
         coef[6, i] = q0
         coef[7, i] = -d0q
         coef[8, i] = -(j0qv * (pa0 - d0v) + j0qq * (pb0 - d0q))
-        coef[9, i] = q1 - b1 + (jqv * da + jqq * db)
+        coef[9, i] = (q1 - b1 + (jqv * da + jqq * db)) - q0
         coef[10, i] = -d1q
         coef[11, i] = -(j1qv * (pa1 - d1v) + j1qq * (pb1 - d1q))
         coef[12, i], coef[13, i], coef[14, i] = jv, jqv, jqq
@@ -177,17 +177,19 @@ def _step(H, P, v, q, nodes, A, B, IA, IB, coef, err):
 def _dense(s, H, P, coef, nodes, A, B, cap, out):
     """BOLD, v and q at fraction ``s`` of the step into ``out`` (3, m), from the integrals
     captured at that sample (``cap``) and their values at the step's end (``A``, ``B``)."""
-    w0, w1, w2, w3, w4, w5 = _hermite(s)
+    _, w1, w2, w3, w4, w5 = _hermite(s)
     cm, c1 = _quad(s)
     HH = H * H
     for i in range(out.shape[1]):
         am, bm = nodes[1, 0, i], nodes[1, 1, i]
         da = cap[2, i] - H * (cm * am + c1 * A[i])
         db = cap[3, i] - H * (cm * bm + c1 * B[i])
-        v = (w0 * coef[0, i] + w1 * H * coef[1, i] + w2 * HH * coef[2, i] + w3 * coef[3, i] +
-             w4 * H * coef[4, i] + w5 * HH * coef[5, i]) - coef[12, i] * da + cap[0, i]
-        q = (w0 * coef[6, i] + w1 * H * coef[7, i] + w2 * HH * coef[8, i] + w3 * coef[9, i] +
-             w4 * H * coef[10, i] + w5 * HH * coef[11, i]) - \
+        # written from the start value (w0 = 1 - w3), so a lane at rest stays exactly there
+        v = coef[0, i] + (w3 * coef[3, i] + w1 * H * coef[1, i] + w2 * HH * coef[2, i] +
+                          w4 * H * coef[4, i] + w5 * HH * coef[5, i]) - coef[12, i] * da + \
+            cap[0, i]
+        q = coef[6, i] + (w3 * coef[9, i] + w1 * H * coef[7, i] + w2 * HH * coef[8, i] +
+                          w4 * H * coef[10, i] + w5 * HH * coef[11, i]) - \
             (coef[13, i] * da + coef[14, i] * db) + cap[1, i]
         out[0, i] = _observe(v, q, _params(P, i))
         out[1, i] = v

@@ -92,10 +92,8 @@ def _split_state_at(z, dt, p, hold, start, hemo_steps):
     """Region state after ``z`` by the NumPy split path, whatever happens (for messages)."""
     state = start.copy()
     with np.errstate(all="ignore"):
-        _, _, _, failure = integrate_split_numpy(z, dt, p, hold, state, hemo_steps)
-    if failure is None:
-        return tuple(state[k, 0] for k in range(4))
-    return (np.nan, np.nan, np.nan, np.nan)
+        integrate_split_numpy(z, dt, p, hold, state, hemo_steps)
+    return tuple(state[k, 0] for k in range(4))
 
 
 def integrate(z: np.ndarray, dt: float, p: np.ndarray, state: np.ndarray, method: str,

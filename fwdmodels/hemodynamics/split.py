@@ -17,6 +17,9 @@ deoxyhemoglobin see the input only through f::
     dv/dt = a(f) - G_v(v),        a(f) = f / tau,               G_v = v**(1/alpha) / tau
     dq/dt = b(f) - G_q(v, q),     b(f) = f E(f) / (rho tau),    G_q = v**(1/alpha) q / (v tau)
 
+(computed with ``1/tau``, their common value at rest, taken from both forcing and decay, so
+that at rest every term is exactly zero)
+
 The forcing ``a(f), b(f)`` depends on f alone, which is rough (a kink at every input sample, an
 oscillation for an oscillating input). It is integrated at the input rate: over each sample
 with the trapezoid rule plus its end correction (the two-point Hermite rule
@@ -127,22 +130,29 @@ def quarter_nodes(r: int) -> tuple[tuple[int, int], ...]:
 
 def forcing(x, f, p):
     """The forcing of v and q and its time derivative: ``(a, da/dt, b, db/dt)`` in s^-1 and
-    s^-2, with ``a = f/tau``, ``b = f E(f)/(rho tau)`` and ``d/dt = x d/df``.
+    s^-2, counted from rest: ``a = (f - 1)/tau``, ``b = (f E(f)/rho - 1)/tau`` and
+    ``d/dt = x d/df``.
 
-    ``E(f)/rho`` is written as in :func:`~fwdmodels.hemodynamics.equations.rhs` (exactly 1 at
-    f = 1); ``d(f E/rho)/df = E/rho + (1-rho)^(1/f) ln(1-rho) / (rho f)``.
+    Both the forcing and :func:`decay` are counted from their common value at rest, ``1/tau``,
+    which leaves the equations unchanged and makes every term exactly 0 at rest, so a model at
+    rest stays there bit for bit. ``E(f)/rho`` is written as in
+    :func:`~fwdmodels.hemodynamics.equations.rhs` (exactly 1 at f = 1);
+    ``d(f E/rho)/df = E/rho + (1-rho)^(1/f) ln(1-rho) / (rho f)``.
     """
     inv = 1.0 / f
     e = np.exp(p[LOG1M_RHO] * (inv - 1.0))                 # (1-rho)^(1/f - 1)
-    ratio = 1.0 - p[ODDS] * (e - 1.0)                      # E(f)/rho
-    slope = ratio + p[ODDS] * e * p[LOG1M_RHO] * inv       # d(f E/rho)/df
-    return f * p[INV_TAU], x * p[INV_TAU], f * ratio * p[INV_TAU], x * slope * p[INV_TAU]
+    excess = -p[ODDS] * (e - 1.0)                          # E(f)/rho - 1
+    slope = 1.0 + excess + p[ODDS] * e * p[LOG1M_RHO] * inv  # d(f E/rho)/df
+    u = f - 1.0
+    return (u * p[INV_TAU], x * p[INV_TAU], (u * (1.0 + excess) + excess) * p[INV_TAU],
+            x * slope * p[INV_TAU])
 
 
 def decay(v, q, p):
-    """The f-free part of dv/dt and dq/dt with its sign: ``(G_v, G_q)`` in s^-1."""
-    outflow = np.exp(np.log(v) * p[INV_ALPHA]) * p[INV_TAU]      # v**(1/alpha) / tau
-    return outflow, outflow * q / v
+    """The f-free part of dv/dt and dq/dt with its sign, counted from rest like
+    :func:`forcing`: ``(G_v, G_q) = (v**(1/alpha) - 1, v**(1/alpha) q/v - 1) / tau``, s^-1."""
+    outflow = np.exp(np.log(v) * p[INV_ALPHA])                  # v**(1/alpha)
+    return (outflow - 1.0) * p[INV_TAU], (outflow * q / v - 1.0) * p[INV_TAU]
 
 
 def decay_jacobian(v, q, p):
@@ -235,6 +245,7 @@ def integrate_split_numpy(z, dt, p, hold, state, r_step, out_every=1, out_mean=F
                 f = 1.0 + u
                 if not (np.all(f > 0) and np.all(np.isfinite(x)) and np.all(np.isfinite(f))):
                     bad = ~((f > 0) & np.isfinite(x) & np.isfinite(f))
+                    state[0], state[1], state[2], state[3] = x, f, v, q   # for the message
                     return bold, states, error, (t + n, int(np.argmax(bad)))
                 ga2, dga2, gb2, dgb2 = forcing(x, f, p)
                 A[n + 1] = A[n] + 0.5 * dt * (ga + ga2) - dt * dt / 12.0 * (dga2 - dga)
@@ -255,6 +266,7 @@ def integrate_split_numpy(z, dt, p, hold, state, r_step, out_every=1, out_mean=F
             q1 = (16.0 * qh - qf) / 15.0
             ok = (v1 > 0) & np.isfinite(v1) & np.isfinite(q1)
             if not np.all(ok):
+                state[0], state[1], state[2], state[3] = x, f, v1, q1   # for the message
                 return bold, states, error, (t + r - 1, int(np.argmin(ok)))
             error = np.maximum(error, np.abs(observe(vh, qh, p) - observe(vf, qf, p)) / 15.0)
             interp = _Interpolant(v, q, v1, q1, H, (ga0, gb0), (ga, gb), (am, bm, a1, b1),
@@ -311,10 +323,12 @@ class _Interpolant:
         pa0, pa1 = (4.0 * am - a1) / H, (3.0 * a1 - 4.0 * am) / H
         pb0, pb1 = (4.0 * bm - b1) / H, (3.0 * b1 - 4.0 * bm) / H
         missed = self._missed(ends[0], ends[1], 1.0)
-        w1 = (v1 - a1 - missed[0], q1 - b1 - missed[1])
-        self.v = (v0, -d0[0], -j0[0] * (pa0 - d0[0]), w1[0], -d1[0], -j1[0] * (pa1 - d1[0]))
-        self.q = (q0, -d0[1], -(j0[1] * (pa0 - d0[0]) + j0[2] * (pb0 - d0[1])),
-                  w1[1], -d1[1], -(j1[1] * (pa1 - d1[0]) + j1[2] * (pb1 - d1[1])))
+        # the change of w's smooth part over the step, then slopes and curvatures
+        change = ((v1 - a1 - missed[0]) - v0, (q1 - b1 - missed[1]) - q0)
+        self.start = (v0, q0)
+        self.v = (change[0], -d0[0], -j0[0] * (pa0 - d0[0]), -d1[0], -j1[0] * (pa1 - d1[0]))
+        self.q = (change[1], -d0[1], -(j0[1] * (pa0 - d0[0]) + j0[2] * (pb0 - d0[1])),
+                  -d1[1], -(j1[1] * (pa1 - d1[0]) + j1[2] * (pb1 - d1[1])))
 
     def _missed(self, ia, ib, s):
         am, bm, a1, b1 = self.nodes
@@ -325,10 +339,14 @@ class _Interpolant:
         return -jvv * da, -(jqv * da + jqq * db)
 
     def __call__(self, s, a, b, ia, ib):
-        w = hermite_weights(s)
+        _, w1, w2, w3, w4, w5 = hermite_weights(s)
         H = self.H
-        scale = (1.0, H, H * H, 1.0, H, H * H)
         cv, cq = self._missed(ia, ib, s)
-        v = sum(wk * sk * c for wk, sk, c in zip(w, scale, self.v)) + cv + a
-        q = sum(wk * sk * c for wk, sk, c in zip(w, scale, self.q)) + cq + b
+        dv, sv0, cv0, sv1, cv1 = self.v
+        dq, sq0, cq0, sq1, cq1 = self.q
+        # from the start value (the start's weight is 1 - w3): a region at rest stays there
+        v = self.start[0] + (w3 * dv + w1 * H * sv0 + w2 * H * H * cv0 + w4 * H * sv1 +
+                             w5 * H * H * cv1) + cv + a
+        q = self.start[1] + (w3 * dq + w1 * H * sq0 + w2 * H * H * cq0 + w4 * H * sq1 +
+                             w5 * H * H * cq1) + cq + b
         return v, q
