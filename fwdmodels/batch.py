@@ -160,7 +160,7 @@ def _plan(args) -> tuple[list[dict], Path]:
         if args.leadfield is not None:
             raise FwdModelsError("--leadfield is for --model eeg or meg, not bold")
         overrides = dict(args.overrides)
-        bparams = resolve_params(args.params, **overrides)
+        bparams = resolve_params(pipeline.params_argument(args.params), **overrides)
         tr = pipeline._option_quantity(args.tr, "--tr", "[time]", "s")
         hemo = _hemo_dt(args.hemo_dt)
         if hemo is not None and hemo != "auto":

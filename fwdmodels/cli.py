@@ -222,8 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
                    help="time stepping (default split: x, f exact, v, q by RK4 at --hemo-dt; "
                         "rk4, heun (brainmass's scheme) and euler step at dt)")
-    p.add_argument("--params", default="friston2003", metavar="PRESET",
-                   help="parameter preset (default friston2003): " + ", ".join(sorted(PRESETS)))
+    p.add_argument("--params", default="friston2003", metavar="PRESET|FILE",
+                   help="parameter preset (default friston2003): " + ", ".join(sorted(PRESETS)) +
+                        "; or a .npz/.json/.csv file with one value or one per region for "
+                        "each parameter (a preset entry optional)")
     p.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
                    metavar="NAME=VALUE",
                    help="change one parameter (kappa in 1/s, gamma in 1/s^2; tau in s; alpha, "

@@ -179,9 +179,11 @@ def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, 
         per input sample.
     tr_mode : {"sample", "mean"}
     method : {"split", "rk4", "heun", "euler", "reference"}
-    params : str or BalloonParams
-        Preset name (see ``fwdmodels.hemodynamics.PRESETS``) or a parameter set (per-region
-        values allowed); ``overrides`` a dict of single parameter values.
+    params : str, path or BalloonParams
+        Preset name (see ``fwdmodels.hemodynamics.PRESETS``), a parameter file (``.npz``,
+        ``.json`` or ``.csv`` with one value or one per region for each parameter, see
+        :mod:`fwdmodels.io.params`) or a parameter set; ``overrides`` a dict of single
+        parameter values.
     init : {"rest", "steady", "brainmass"}
     hemo_dt : str or pint.Quantity, optional
         The split method's hemodynamic step (see :func:`fwdmodels.simulate_bold`); ``"auto"``
@@ -206,9 +208,9 @@ def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, 
         tr_q = _option_quantity(tr, "--tr", "[time]", "s")
         hemo_q = None if hemo_dt is None or _is_auto(hemo_dt) else \
             _option_quantity(hemo_dt, "--hemo-dt", "[time]", "ms")
-        plan = make_plan(ureg.Quantity(dt_s, "s"), params=params, method=method, tr=tr_q,
-                         tr_mode=tr_mode, hemo_dt=hemo_q, backend=backend,
-                         **(overrides or {}))
+        plan = make_plan(ureg.Quantity(dt_s, "s"), params=params_argument(params),
+                         method=method, tr=tr_q, tr_mode=tr_mode, hemo_dt=hemo_q,
+                         backend=backend, **(overrides or {}))
         grain = plan.tr_steps or 1                     # input rows per output row
         if data.n_times < grain:
             raise FwdModelsError(f"'{data.path}' holds {data.n_times} steps "
@@ -255,6 +257,20 @@ def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, 
         finally:
             bar.close()
     return out_path
+
+
+def params_argument(params):
+    """``params`` as :func:`~fwdmodels.hemodynamics.make_plan` takes it: a preset name or a
+    ``BalloonParams``, or a parameter file (``.npz``, ``.json``, ``.csv``; see
+    :mod:`fwdmodels.io.params`) read into a ``BalloonParams`` with per-region values."""
+    from .io.params import is_params_file, read_params_file
+
+    if not is_params_file(params):
+        return params
+    from .hemodynamics.params import BalloonParams
+
+    preset, values = read_params_file(params)
+    return BalloonParams.preset(preset, **values).replace(name=f"{preset}+{Path(params).name}")
 
 
 def _is_auto(hemo_dt) -> bool:

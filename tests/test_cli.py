@@ -412,3 +412,31 @@ def test_crossval_subcommand_exit_status(tmp_path):
     assert run(*base, tmp_path / "off.npy", "--dt", "1ms", "--method", "heun").returncode == 1
     missing = run(*base, tmp_path / "none.npy", "--dt", "1ms")
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "npz"])
+def test_bold_per_region_parameters_from_a_file(tmp_path, fmt):
+    z = _smooth_input(duration=3.0, n=3)
+    np.save(tmp_path / "z.npy", z)
+    kappa, tau = [0.55, 0.65, 0.8], [0.9, 1.0, 1.1]
+    path = tmp_path / f"params.{fmt}"
+    if fmt == "csv":
+        path.write_text("kappa,tau\n" + "".join(f"{k},{t}\n" for k, t in zip(kappa, tau)))
+    elif fmt == "json":
+        path.write_text(json.dumps({"preset": "friston2003", "kappa": kappa, "tau": tau}))
+    else:
+        np.savez(path, kappa=kappa, tau=tau, preset="friston2003")
+    done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms",
+               "--params", path, "-q")
+    assert done.returncode == 0, done.stderr
+    got, info = fio.load(tmp_path / "b.npz")
+    np.testing.assert_array_equal(got, fwdmodels.simulate_bold(z, "1 ms", kappa=kappa,
+                                                               tau=tau).magnitude)
+    assert info["metadata"]["parameters"]["params"]["kappa"] == kappa
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kappa\n0.6\n-1\n0.7\n")
+    done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "c.npz", "--dt", "1ms",
+               "--params", bad)
+    assert done.returncode == 2
+    assert "`kappa` must be positive and finite; got -1.0 at index 1" in done.stderr
+    assert not (tmp_path / "c.npz").exists()

@@ -274,3 +274,17 @@ def test_leaving_the_domain_names_the_time_and_region(backend):
                                           r"1\.\d+ s\), region 1: f = -") as info:
         simulate_bold(z, "1 ms", backend=backend)
     assert 1000 < info.value.time_index < 3000 and info.value.region == 1
+
+
+def test_linearised_kernel_takes_per_region_parameters():
+    from fwdmodels.hemodynamics import balloon_kernel, balloon_linear_system
+
+    kappa, tau = [0.55, 0.65, 0.8], [0.9, 0.98, 1.2]
+    kernels = balloon_kernel(dt="0.1 s", duration="20 s", kappa=kappa, tau=tau).magnitude
+    assert kernels.shape == (200, 3)
+    for i in range(3):
+        alone = balloon_kernel(dt="0.1 s", duration="20 s", kappa=kappa[i], tau=tau[i])
+        np.testing.assert_array_equal(kernels[:, i], alone.magnitude)
+    A, B, C = balloon_linear_system(kappa=kappa)
+    assert A.shape == (3, 4, 4) and C.shape == (3, 4) and B.shape == (4,)
+    np.testing.assert_array_equal(A[:, 0, 0], -np.asarray(kappa))

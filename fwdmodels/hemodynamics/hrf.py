@@ -161,13 +161,20 @@ def balloon_linear_system(params="friston2003", **overrides):
     Returns
     -------
     A : ndarray, shape (4, 4)
-        The Jacobian of the state equations at rest, in s^-1.
+        The Jacobian of the state equations at rest, in s^-1 (``(*shape, 4, 4)`` for
+        per-region parameters of that shape).
     B : ndarray, shape (4,)
         Input vector ``(1, 0, 0, 0)`` (z enters dx/dt only).
     C : ndarray, shape (4,)
-        Gradient of the BOLD observation at rest (dimensionless).
+        Gradient of the BOLD observation at rest (dimensionless; ``(*shape, 4)`` for
+        per-region parameters).
     """
     p = resolve_params(params, **overrides)
+    if p.shape:                 # per-region parameters: one system per region, stacked
+        systems = [balloon_linear_system(p.region(i)) for i in np.ndindex(p.shape)]
+        A = np.stack([a for a, _, _ in systems]).reshape(p.shape + (4, 4))
+        C = np.stack([c for _, _, c in systems]).reshape(p.shape + (4,))
+        return A, systems[0][1], C
     kappa, gamma, tau, alpha, rho = p.kappa, p.gamma, p.tau, p.alpha, p.rho
     k1, k2, k3 = p.bold_coefficients()
     # d/df [f E(f) / rho] at f = 1, with E(f) = 1 - (1 - rho)**(1/f):
@@ -202,6 +209,7 @@ def balloon_kernel(params="friston2003", dt=None, duration="32 s", **overrides):
     Returns
     -------
     kernel : pint.Quantity, shape (K,), in 1/s
+        (``(K, *shape)`` for per-region parameters of that shape, one kernel per region.)
         ``kernel[k]`` is the average over ``[k dt, (k+1) dt)`` of the impulse response
         ``g(t) = C exp(A t) B`` (BOLD fraction per unit of z per second; see the module
         documentation for the convention). ``dt * kernel[k]`` is the exact BOLD response of
@@ -254,7 +262,12 @@ def balloon_kernel(params="friston2003", dt=None, duration="32 s", **overrides):
     integrator's own error, ``O(dt^4)`` for ``"rk4"``).
     """
     dt_s, bins = _grid(dt, duration)
-    A, B, C = balloon_linear_system(params, **overrides)
+    resolved = resolve_params(params, **overrides)
+    if resolved.shape:          # per-region parameters: one kernel per region, last axis
+        columns = [balloon_kernel(resolved.region(i), dt, duration).magnitude
+                   for i in np.ndindex(resolved.shape)]
+        return _as_kernel(np.stack(columns, axis=-1).reshape((bins,) + resolved.shape))
+    A, B, C = balloon_linear_system(resolved)
     n = A.shape[0]
     augmented = np.zeros((n + 1, n + 1))
     augmented[:n, :n] = A * dt_s
