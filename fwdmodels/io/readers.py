@@ -8,6 +8,9 @@ that is read in blocks of time steps:
   h5py, so memory stays bounded whatever the length of the recording. MATLAB v5 files are
   read whole by SciPy (the format cannot be read in parts; it holds at most 2 GB a variable).
 * Nothing is ever unpickled: ``.npz`` members holding Python objects are refused.
+* TVB time-series H5 files (a 4-D ``data`` with TVB's attributes) are presented as one
+  (time, region) array per state variable and mode, with TVB's dt and region names (see
+  :mod:`fwdmodels.io.tvb`).
 * dt is taken from the file when it has one: an entry ``dt`` (or TVB's ``sample_period``)
   holding text such as ``"0.1 ms"``, or a number with its unit next to it (``dt_unit``, or
   ``sample_period_unit``); in HDF5 these may be attributes of the dataset or of the file.
@@ -96,7 +99,13 @@ def _open(path, allow_external: bool = False) -> _Container:
             return open_container(path)
         from ._hdf5 import open_container
 
-        return open_container(path, matlab=fmt == "mat73", allow_external=allow_external)
+        c = open_container(path, matlab=fmt == "mat73", allow_external=allow_external)
+        if fmt == "h5":
+            from .tvb import is_tvb_time_series, tvb_entries
+
+            if is_tvb_time_series(c.attrs, c.entries):   # TVB: one entry per state and mode
+                tvb_entries(c)
+        return c
     except PermissionError:
         raise FwdModelsError(f"input file '{path}' cannot be read (permission denied); fix "
                              f"its permissions (chmod u+r) or copy it") from None
@@ -210,7 +219,8 @@ class InputArray:
         if ndim not in (2, 3):
             hint = ("reshape a single region's series to (T, 1)" if ndim == 1 else
                     "select one state variable and mode first, e.g. data[:, 0, :, 0] for a "
-                    "TVB (time, state, region, mode) array" if ndim == 4 else
+                    "(time, state, region, mode) array (a TVB H5 file with its TVB_ "
+                    "attributes is read directly)" if ndim == 4 else
                     "save it as (time, region)")
             raise FwdModelsError(f"{where} is {ndim}-D (shape {entry.shape}); fwdmodels needs "
                                  f"(time, region) or (batch, time, region): {hint}")
@@ -237,6 +247,11 @@ class InputArray:
             _refuse_complex(where, loaded)
         if hasattr(self._data, "time_axis"):  # a Zarr view names missing rows in time steps
             self._data.time_axis = self.time_axis
+        #: Region names stored with the data (TVB's TVB_labels_dimensions), or None.
+        self.region_names = getattr(entry, "region_names", None)
+        #: For a TVB time series: its state variable, state index and mode.
+        self.tvb = getattr(entry, "tvb", None)
+        self.tvb_states = getattr(container, "tvb_layout", {}).get("state_variables")
         self.dt, self.dt_where = _file_dt(container, entry, dt_unit)
         self.unit = _file_unit(container, entry)
         self.metadata = _fwd_metadata(container)
@@ -327,6 +342,7 @@ def _release(data) -> None:
 
 def _choose(c: _Container, key: str | None) -> _Entry:
     if key is not None:
+        key = getattr(c, "key_aliases", {}).get(key, key)     # TVB: "0", "V:0", "data"
         if key in c.entries:
             return c.entries[key]
         if key.lstrip("/") in c.entries:
@@ -334,6 +350,9 @@ def _choose(c: _Container, key: str | None) -> _Entry:
         names = ", ".join(repr(n) for n in c.entries) or "none"
         raise FwdModelsError(f"key {key!r} is not in '{c.path}' (it holds {names}); pick one "
                              f"with --key")
+    named = (_fwd_metadata(c) or {}).get("array")      # fwdmodels' own files name their data
+    if isinstance(named, str) and named in c.entries and len(c.entries[named].shape) in (2, 3):
+        return c.entries[named]
     candidates = [e for e in c.entries.values() if not _is_meta_name(e.name)]
     data = [e for e in candidates if e.pickled or e.external or (e.numeric and e.size > 1)]
     if len(data) == 1:

@@ -20,7 +20,10 @@ The free space of the output's folder is checked before anything is written (``.
 and ``.mat``, whose size is known in advance; a ``.zarr`` store is compressed).
 
 Each file holds the data array, ``dt`` (seconds, a number) with ``dt_unit`` = ``"s"``, ``unit``
-and ``metadata`` (JSON text; see :mod:`fwdmodels.io.metadata`).
+and ``metadata`` (JSON text; see :mod:`fwdmodels.io.metadata`), plus the ``extra`` arrays
+(for EEG and MEG: the sensor names, positions and orientations, the region names). Text arrays
+are written as each format keeps text: fixed-width Unicode in ``.npz``, UTF-8 strings in
+``.h5``, cell arrays in ``.mat``, variable-length strings in ``.zarr``.
 """
 
 from __future__ import annotations
@@ -86,7 +89,8 @@ class OutputFile:
         self.path = check_output_path(path, force)
         self.suffix = output_format(self.path)
         self.name, self.shape, self.dtype = name, tuple(int(s) for s in shape), np.dtype(dtype)
-        self.metadata, self.force, self.extra = metadata, force, dict(extra or {})
+        self.metadata, self.force = metadata, force
+        self.extra = {k: _extra_value(v, self.suffix) for k, v in (extra or {}).items()}
         nbytes = int(np.prod(self.shape)) * self.dtype.itemsize
         if self.suffix == ".mat" and nbytes > _MAT5_LIMIT:
             raise FwdModelsError(f"output '{self.path}' would hold {nbytes / 1e9:.1f} GB, more "
@@ -189,7 +193,11 @@ class OutputFile:
                 self._h5.attrs[key] = flat[key]
             self._h5.attrs["fwdmodels_metadata"] = flat["metadata"]
             for key, value in self.extra.items():
-                self._h5.create_dataset(key, data=np.asarray(value))
+                if value.dtype.kind == "U":              # h5py stores text as UTF-8 strings
+                    self._h5.create_dataset(key, data=value.astype(object),
+                                            dtype=_h5py("writing .h5 files").string_dtype())
+                else:
+                    self._h5.create_dataset(key, data=value)
             self._h5.close()
             self._raw.close()
             self._raw.check()
@@ -209,6 +217,22 @@ class OutputFile:
                 except Exception:  # closing a failed writer is best effort
                     pass
         self._buffer = None
+
+
+def _extra_value(value, suffix: str) -> np.ndarray:
+    """An extra array as its format stores it. Text (names) is fixed-width Unicode in
+    ``.npz`` and ``.h5`` (written there as UTF-8 strings), a cell array of strings in
+    ``.mat`` and Zarr's variable-length string type in ``.zarr``; numbers are kept as they
+    are."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "UOT" or (array.dtype.kind == "O" and not all(
+            isinstance(v, str) for v in array.ravel())):
+        return array
+    if suffix == ".mat":             # a cell array of names; one text stays a char array
+        return array.astype(str).astype(object) if array.ndim else array.astype(str)
+    if suffix == ".zarr":
+        return array.astype(np.dtypes.StringDType())
+    return array.astype(str)
 
 
 class _GuardedFile:
