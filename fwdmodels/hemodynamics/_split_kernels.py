@@ -55,9 +55,10 @@ def _params(P, i):
 # and its derivative (gb, dgb) at the current sample, and the integrals A, B, int A, int B
 # from the step's start. The loop over one sample's lanes reads and writes only these and
 # reads the parameters, which lets the compiler vectorise it; a loop that also wrote rows of
-# 2-D buffers was refused ("too many memory checks"). Keep it so.
+# 2-D buffers was refused ("too many memory checks"). Keep it so. The per-sample loops are
+# inlined into the block loop: a call per sample would pay reference counting on each buffer.
 
-@njit(**_KERNEL_OPTIONS)
+@njit(inline="always", **_KERNEL_OPTIONS)
 def _advance(zb, h, P, C, x, f, gb, dgb, A, B, IA, IB):
     """Advance every lane one sample with input ``zb`` (exact x, f; the Hermite rule for the
     integrals). Returns how many lanes left the domain (f <= 0 or x, f not finite)."""
@@ -173,7 +174,7 @@ def _step(H, P, v, q, nodes, A, B, IA, IB, coef, err):
     return bad
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(inline="always", **_KERNEL_OPTIONS)
 def _dense(s, H, P, coef, nodes, A, B, cap, out):
     """BOLD, v and q at fraction ``s`` of the step into ``out`` (3, m), from the integrals
     captured at that sample (``cap``) and their values at the step's end (``A``, ``B``)."""
