@@ -89,17 +89,16 @@ def _text(raw: bytes, name: str) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def _table(text: str, where: str):
+def _table(text: str, where: str, columns: int | None = None):
     """Rows of a whitespace table: ``(names, numbers)`` with the first column as names when
-    it is not a number."""
+    it is not a number; with ``columns``, only that many numbers of each row are read (TVB's
+    ``centres.txt`` may add a column, as tvb-data's 66-region connectivity does)."""
     rows = [line.split() for line in text.splitlines() if line.strip()]
+    if columns is not None:
+        rows = [r[:columns + 1] if _is_name(r[0]) else r[:columns] for r in rows]
     if not rows:
         raise FwdModelsError(f"{where} is empty")
-    try:
-        float(rows[0][0])
-        named = False
-    except ValueError:
-        named = True
+    named = _is_name(rows[0][0])
     width = {len(r) for r in rows}
     if len(width) != 1:
         raise FwdModelsError(f"{where} has rows of different lengths ({sorted(width)} "
@@ -109,6 +108,14 @@ def _table(text: str, where: str):
     except ValueError as exc:
         raise FwdModelsError(f"{where} holds a value that is not a number ({exc})") from None
     return ([r[0] for r in rows] if named else None), numbers
+
+
+def _is_name(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return True
+    return False
 
 
 # --------------------------------------------------------------------------- time series
@@ -285,17 +292,17 @@ def read_connectivity(path) -> Connectivity:
     z, members = _zip_members(path, "connectivity")
     where = f"connectivity '{path}'"
 
-    def table(stem, required=True):
+    def table(stem, required=True, columns=None):
         name = members.get(stem)
         if name is None:
             if required:
                 raise FwdModelsError(f"{where} has no {stem} (it holds "
                                      f"{', '.join(sorted(members))})")
             return None, None
-        return _table(_text(z.read(name), name), f"{stem} of {where}")
+        return _table(_text(z.read(name), name), f"{stem} of {where}", columns)
 
     with z:
-        labels, centres = table("centres.txt")
+        labels, centres = table("centres.txt", columns=3)
         if labels is None or centres.shape[1] != 3:
             raise FwdModelsError(f"centres.txt of {where} must hold 'label x y z' per region; "
                                  f"got {centres.shape[1]} numbers per row")
