@@ -213,9 +213,11 @@ def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, 
                          backend=backend, **(overrides or {}))
         grain = plan.tr_steps or 1                     # input rows per output row
         if data.n_times < grain:
-            raise FwdModelsError(f"'{data.path}' holds {data.n_times} steps "
-                                 f"({data.n_times * dt_s:g} s), shorter than one TR "
-                                 f"({plan.tr:g} s); use a shorter --tr")
+            raise FwdModelsError(f"'{data.path}' holds {data.n_times} steps along its time "
+                                 f"axis (axis {data.time_axis}; {data.n_times * dt_s:g} s), "
+                                 f"shorter than one TR ({plan.tr:g} s); if time runs along "
+                                 f"another axis (regions first), pass --time-axis, otherwise "
+                                 f"use a shorter --tr")
         piece = plan.piece
         chunk = (default_chunk_size(data.n_regions, piece) if chunk_size is None else
                  -(-check_int(chunk_size, "chunk_size", 1) // piece) * piece)

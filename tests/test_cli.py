@@ -440,3 +440,18 @@ def test_bold_per_region_parameters_from_a_file(tmp_path, fmt):
     assert done.returncode == 2
     assert "`kappa` must be positive and finite; got -1.0 at index 1" in done.stderr
     assert not (tmp_path / "c.npz").exists()
+
+
+def test_bold_regions_first_with_a_tr_names_time_axis_and_zarr_records_the_estimate(tmp_path):
+    z = _smooth_input(duration=3.0, n=4)
+    np.save(tmp_path / "zt.npy", np.ascontiguousarray(z.T))      # (N, T): regions first
+    done = run("bold", tmp_path / "zt.npy", "-o", tmp_path / "b.npz", "--dt", "1ms",
+               "--tr", "2s")
+    assert done.returncode == 2 and "pass --time-axis" in done.stderr
+    assert "holds 4 steps along its time axis (axis 0" in done.stderr
+    done = run("bold", tmp_path / "zt.npy", "-o", tmp_path / "b.zarr", "--dt", "1ms",
+               "--tr", "1s", "--time-axis", "1", "-q")
+    assert done.returncode == 0, done.stderr
+    got, info = fio.load(tmp_path / "b.zarr")
+    np.testing.assert_array_equal(got, fwdmodels.simulate_bold(z, "1 ms", tr="1 s").magnitude)
+    assert 0 < info["metadata"]["parameters"]["error_estimate"] < 1e-8

@@ -324,6 +324,12 @@ class ZarrOutputFile(OutputFile):
         self._ds[index] = block
 
     def _finish(self):
+        # the metadata again: a writer may complete it during the run (an error estimate)
+        zarr = _zarr("writing .zarr stores")
+        group = zarr.open_group(str(self._tmp), mode="r+")
+        flat = _flat_attrs(self.metadata)
+        group[self.name].attrs.update(flat)
+        group.attrs.update({**flat, "fwdmodels_metadata": dumps(self.metadata)})
         self._ds = None
 
     def _abort(self):
