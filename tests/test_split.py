@@ -76,6 +76,7 @@ def _relative_errors(bold, reference):
     return np.abs(bold - reference).max(axis=0) / np.ptp(reference, axis=0)
 
 
+@pytest.mark.slow           # long inputs at 0.1 ms: run with the compiled kernels
 @pytest.mark.parametrize("hemo_dt, promise", [(None, DEFAULT_PROMISE), ("10 ms", DEFAULT_PROMISE),
                                               ("25 ms", PROMISE), ("50 ms", PROMISE),
                                               ("33.3 ms", PROMISE)])
@@ -87,6 +88,7 @@ def test_accuracy_promise_on_hostile_inputs(hostile, hemo_dt, promise):
     assert errors.max() <= promise, (names[worst], errors[worst])
 
 
+@pytest.mark.slow           # long inputs at 0.1 ms: run with the compiled kernels
 def test_the_block_mean_scheme_it_replaces_fails_the_same_inputs(hostile):
     # the test can fail: averaging the input over 20-ms blocks aliases the oscillations
     names, z, reference = hostile
@@ -98,6 +100,7 @@ def test_the_block_mean_scheme_it_replaces_fails_the_same_inputs(hostile):
     assert errors.max() > 1000 * PROMISE
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None)
 @given(freq=st.floats(1.0, 500.0), phase=st.floats(0.0, 2 * np.pi),
        amplitude=st.floats(0.1, 300.0), hemo_ms=st.sampled_from([20, 30, 40, 50]))
@@ -113,6 +116,7 @@ def test_any_sinusoid_in_any_phase_keeps_the_promise(freq, phase, amplitude, hem
     assert _relative_errors(bold, reference).max() <= PROMISE
 
 
+@pytest.mark.slow           # long inputs at 0.1 ms: run with the compiled kernels
 def test_states_and_tr_keep_the_promise(hostile):
     names, z, reference = hostile
     ref_states = simulate_bold(z[:, :6], f"{DT} s", method="rk4", return_states=True)[1]
@@ -159,6 +163,7 @@ def test_x_and_f_are_exact_for_a_held_input():
     np.testing.assert_allclose(states["f"][:, 0], f, rtol=0, atol=1e-13)
 
 
+@pytest.mark.slow           # long inputs at 0.1 ms: run with the compiled kernels
 def test_rest_stays_exactly_at_rest_and_constant_input_reaches_the_fixed_point():
     bold = simulate_bold(np.zeros((5000, 3)), "1 ms").magnitude
     assert np.all(bold == 0.0)
