@@ -63,7 +63,11 @@ def read_region_file(path, modality: str, *, key=None, unit=None, n_regions=None
 
 
 def _input_region_names(data, n: int):
-    """Region names an input made by fwdmodels records (the demo's recording), if any."""
+    """Region names an input made by fwdmodels records (the demo's recording), or that it
+    stores itself (a TVB time series' labels), if any."""
+    stored = getattr(data, "region_names", None)
+    if stored is not None and len(stored) == n:
+        return tuple(stored)
     params = (data.metadata or {}).get("parameters") or {}
     names = params.get("region_names") if isinstance(params, dict) else None
     if isinstance(names, list) and len(names) == n and all(isinstance(v, str) for v in names):
@@ -109,7 +113,9 @@ def leadfield_record(path, sensors, L, key, unit_text) -> dict:
     """The ``parameters["leadfield"]`` entry of an output's metadata."""
     from .io import file_sha256
 
-    record = {"path": str(Path(path).resolve()), "sha256": file_sha256(path),
+    is_file = Path(path).is_file()            # not a file: a name such as tvb:eeg:76
+    record = {"path": str(Path(path).resolve()) if is_file else str(path),
+              "sha256": file_sha256(path) if is_file else None,
               "shape": list(L.shape), "unit": unit_text, "key": key}
     if sensors is not None:
         record.update(channel_type=sensors.ch_type, source=sensors.source,
@@ -117,4 +123,6 @@ def leadfield_record(path, sensors, L, key, unit_text) -> dict:
                       inputs=sensors.inputs)
         if "forward" in sensors.details:
             record["forward"] = sensors.details["forward"]
+        elif sensors.details:                 # vertex reductions, TVB's subject: what was done
+            record["details"] = sensors.details
     return record

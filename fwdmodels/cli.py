@@ -163,13 +163,24 @@ def _sensor_options(p, modality):
                    help="lead field, (regions, sensors), from .npy/.npz/.mat/.h5; or an "
                         "MNE-Python forward solution -fwd.fif (needs mne; SI units, see "
                         "--parcellation)")
-    p.add_argument("--parcellation", metavar="P",
-                   help="with a -fwd.fif: the region of each source vertex, an .npy of "
-                        "integers (-1 for none) or an (R, V) weight matrix; or a FreeSurfer "
-                        "annotation (aparc, or an .annot file) of the forward's subject in "
-                        "$SUBJECTS_DIR. Regions are the mean of their vertices (area-"
-                        "weighted when the source space has MNE patch areas), each oriented "
-                        "along its normal. Default: one region per source")
+    p.add_argument("--parcellation", "--region-mapping", metavar="P",
+                   help="the region of each source vertex: an .npy of integers (-1 for none) "
+                        "or an (R, V) weight matrix, a TVB region mapping .txt (tvb:PATH for "
+                        "a file of tvb-data); with a -fwd.fif also a FreeSurfer annotation "
+                        "(aparc, or an .annot file) of the forward's subject in "
+                        "$SUBJECTS_DIR. With it, --leadfield is vertex-level ((vertices, "
+                        "sensors) or (sensors, vertices), e.g. TVB's projection matrices). "
+                        "Regions are the mean of their vertices (area-weighted when the "
+                        "source space has MNE patch areas), each oriented along its normal. "
+                        "Default: one region per source. --leadfield tvb:eeg:76 (or :192; "
+                        "tvb:meg:76, :192) is TVB's default subject (needs fwdmodels[tvb])")
+    p.add_argument("--reduce", choices=("mean", "sum"), default=None,
+                   help="how vertices combine into a region: mean (default) or sum (TVB's "
+                        "EEG/MEG monitors' convention)")
+    p.add_argument("--nan-sensors", choices=("drop", "zero", "refuse"), default=None,
+                   help="sensors whose vertex lead field has NaN values (TVB's projections): "
+                        "drop them (default; a warning lists them), zero them (as TVB does) "
+                        "or refuse")
     if modality == "meg":
         p.add_argument("--meg-channels", choices=("mag", "grad"),
                        help="with a -fwd.fif holding both: magnetometers (T/(A*m), output fT)"
@@ -305,7 +316,8 @@ def _cmd_sensors(args):
     run = pipeline.run_eeg if args.command == "eeg" else pipeline.run_meg
     extra = {"meg_channels": args.meg_channels} if args.command == "meg" else {}
     return run(args.input, args.output, leadfield=args.leadfield,
-               parcellation=args.parcellation, **extra,
+               parcellation=args.parcellation, **extra, reduce=args.reduce,
+               nan_sensors=args.nan_sensors,
                leadfield_unit=args.leadfield_unit, leadfield_key=args.leadfield_key,
                dipole_scale=args.dipole_scale,
                sensor_unit=args.sensor_unit, reference=getattr(args, "reference", None),

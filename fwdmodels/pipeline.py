@@ -336,8 +336,10 @@ def _read_forward(path, modality, *, key, unit, n_regions, parcellation, meg_cha
 
 
 def _read_leadfield(path, modality: str, *, key=None, unit=None, n_regions=None,
-                    parcellation=None, meg_channels=None):
-    """``(L, RegionLeadField or None)``: see :func:`read_leadfield`."""
+                    parcellation=None, meg_channels=None, vertex_options=None):
+    """``(L, RegionLeadField or None)``: see :func:`read_leadfield`; ``vertex_options``
+    (``reduce``, ``nan_sensors``) apply to vertex lead fields reduced with ``parcellation``
+    and to TVB's default subject (:mod:`fwdmodels.io.vertex_leadfield`)."""
     from ._carry import read_region_file
     from .io.leadfield_file import is_leadfield_file
 
@@ -348,11 +350,15 @@ def _read_leadfield(path, modality: str, *, key=None, unit=None, n_regions=None,
     if name.endswith(".fif") or name.endswith(".fif.gz"):
         return _read_forward(path, modality, key=key, unit=unit, n_regions=n_regions,
                              parcellation=parcellation, meg_channels=meg_channels)
-    for option, value in (("--parcellation", parcellation), ("--meg-channels", meg_channels)):
-        if value is not None:
-            raise FwdModelsError(f"{option} applies to an MNE-Python forward solution "
-                                 f"(-fwd.fif); lead field '{path}' is already (regions, "
-                                 f"sensors): drop {option}")
+    from .io.vertex_leadfield import is_tvb_leadfield_spec, read_vertex_leadfield
+
+    if meg_channels is not None:
+        raise FwdModelsError(f"--meg-channels applies to an MNE-Python forward solution "
+                             f"(-fwd.fif); lead field '{path}' has one kind of channel: drop "
+                             f"--meg-channels")
+    if parcellation is not None or is_tvb_leadfield_spec(path):     # vertices -> regions
+        return read_vertex_leadfield(path, modality, parcellation=parcellation, key=key,
+                                     unit=unit, n_regions=n_regions, **(vertex_options or {}))
     with fio.open_input(path, key, 0) as lf:
         if lf.n_batch is not None:
             raise FwdModelsError(f"lead field '{path}' is 3-D (shape {lf.stored_shape}); "
@@ -420,7 +426,7 @@ def _run_sensors(modality, input, output, *, leadfield, leadfield_unit=None,
                  leadfield_key=None, parcellation=None, dipole_scale=None, sensor_unit=None,
                  reference=None, snr_db=None, seed=None, dt=None, dt_unit=None, key=None,
                  time_axis=None, chunk_size=None, force=False, progress=False,
-                 meg_channels=None) -> Path:
+                 meg_channels=None, reduce=None, nan_sensors=None) -> Path:
     parc_file = parcellation if isinstance(parcellation, (str, Path)) and \
         Path(parcellation).is_file() else None
     out_path = fio.check_output_path(output, force, inputs=(input, leadfield, parc_file))
@@ -439,7 +445,9 @@ def _run_sensors(modality, input, output, *, leadfield, leadfield_unit=None,
             fmne.check_raw_output(out_path, data.shape)
         L, sensors = _read_leadfield(leadfield, modality, key=leadfield_key,
                                      unit=leadfield_unit, n_regions=data.n_regions,
-                                     parcellation=parcellation, meg_channels=meg_channels)
+                                     parcellation=parcellation, meg_channels=meg_channels,
+                                     vertex_options={k: v for k, v in (("reduce", reduce), (
+                                         "nan_sensors", nan_sensors)) if v is not None})
         unit = None
         if data.unit not in (None, ""):
             unit = parse_unit(data.unit, f"the unit of '{data.key}' in '{data.path}'")

@@ -357,7 +357,7 @@ def _errors(d, tmp):
         ("parcellation with npy", ["eeg", d / "z.npy", "--dt", "1ms", "--leadfield",
                                    tmp / "L.npy", "--leadfield-unit", "V/(A*m)", "-o",
                                    tmp / "a.npz", "--parcellation", d / "labels.npy"],
-         r"--parcellation applies to an MNE-Python forward solution"),
+         r"`parcellation` has 12 vertices but lead field .* neither axis has 12"),
         ("unit conflict", ["eeg", *base, "-o", tmp / "a.npz", "--parcellation",
                            d / "labels.npy", "--leadfield-unit", "uV/(nA*m)"],
          r"conflicts with the unit V / A / m of the forward solution"),

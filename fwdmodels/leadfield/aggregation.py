@@ -18,6 +18,10 @@ dipole moment is its total, spread over its vertices in proportion to their area
 when no areas are known), so the region lead field does not grow with the number of vertices
 of the source space. ``reduce="sum"`` gives every vertex the whole moment: the convention for
 moment densities and that of TVB's EEG monitor (which sums vertex columns per region).
+
+:func:`reduce_vertex_leadfield` does the same for any (vertices, sensors) matrix, after a
+stated policy for sensors with non-finite values (:func:`nan_sensors`: drop them, the
+default, zero them as TVB does, or refuse).
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from ..errors import FwdModelsError
 from ..units import as_quantity, is_brainunit_quantity
 
 __all__ = ["fixed_orientation", "parcellation_matrix", "sign_flips", "region_leadfield",
-           "REDUCTIONS", "describe_reduction"]
+           "REDUCTIONS", "describe_reduction", "nan_sensors", "NAN_SENSOR_POLICIES",
+           "reduce_vertex_leadfield"]
 
 #: The ways vertices combine into a region, the default first.
 REDUCTIONS = ("mean", "sum")
@@ -225,3 +230,102 @@ def region_leadfield(L_vertex, parcellation, *, normals=None, areas=None, reduce
             raise FwdModelsError("`sign_flip` needs `normals`; got normals=None")
         weights = weights * sign_flips(normals, membership)
     return _wrap(weights @ values, unit)
+
+
+# --------------------------------------------------------------------------- NaN sensors
+#: What to do with sensors whose lead field has non-finite values (TVB's projection matrices
+#: mark sensors without values, e.g. reference channels, with NaN rows), the default first.
+NAN_SENSOR_POLICIES = ("drop", "zero", "refuse")
+
+
+def nan_sensors(L, policy: str = "drop", sensor_names=None):
+    """Apply a policy to the sensors (columns of ``L``, ``(V, M)`` or ``(R, M)``) that hold a
+    non-finite value.
+
+    Parameters
+    ----------
+    L : array_like or Quantity, shape (rows, M)
+    policy : {"drop", "zero", "refuse"}
+        ``"drop"`` (default): remove those sensors (columns). ``"zero"``: set the non-finite
+        values to 0, what TVB's EEG/MEG monitors do (a sensor of zeros then enters an
+        average reference: TVB's reference divides by every sensor). ``"refuse"``: raise.
+    sensor_names : sequence of str, optional
+        Names of the M sensors, for the messages (default: their column indices).
+
+    Returns
+    -------
+    (L, kept, note): the lead field after the policy (same unit), the indices of the kept
+    sensors among the M, and a sentence saying what was done (None when every value was
+    finite).
+    """
+    check_option(policy, "nan_sensors", NAN_SENSOR_POLICIES)
+    values, unit = _split_unit(L, "L")
+    values = np.asarray(L if values is None else values, dtype=float)
+    if values.ndim != 2:
+        raise FwdModelsError(f"`L` must be a 2-D (sources, sensors) matrix; got shape "
+                             f"{values.shape}")
+    names = [str(i) for i in range(values.shape[1])] if sensor_names is None else \
+        [str(n) for n in sensor_names]
+    if len(names) != values.shape[1]:
+        raise FwdModelsError(f"`sensor_names` must name the {values.shape[1]} sensors; got "
+                             f"{len(names)}")
+    bad = ~np.all(np.isfinite(values), axis=0)
+    kept = np.nonzero(~bad)[0]
+    if not bad.any():
+        return _wrap(values, unit), kept, None
+    which = [names[i] for i in np.nonzero(bad)[0]]
+    listed = ", ".join(which[:12]) + (f" and {len(which) - 12} more" if len(which) > 12 else "")
+    what = f"{len(which)} of {values.shape[1]} sensors have non-finite lead-field values"
+    if policy == "refuse":
+        raise FwdModelsError(f"`L` must be finite: {what} ({listed}); choose "
+                             f"nan_sensors='drop' or 'zero'")
+    if policy == "drop":
+        return (_wrap(values[:, kept], unit), kept,
+                f"{what}: dropped them ({listed}); {kept.size} sensors remain")
+    out = np.where(np.isfinite(values), values, 0.0)
+    return (_wrap(out, unit), np.arange(values.shape[1]),
+            f"{what}: their non-finite values set to 0 as TVB does ({listed})")
+
+
+def reduce_vertex_leadfield(L_vertex, parcellation, *, reduce: str = "mean",
+                            nan_sensors_policy: str = "drop", sensor_names=None, n_regions=None,
+                            normals=None, areas=None, sign_flip: bool = False):
+    """A region lead field from a vertex-level one, with a stated policy for NaN sensors.
+
+    Parameters
+    ----------
+    L_vertex : array_like or Quantity, shape (V, M)
+        Fixed-orientation vertex lead field, rows vertices (transpose a (sensors, vertices)
+        matrix such as TVB's projections first).
+    parcellation : array_like
+        Region index per vertex ``(V,)`` (-1: none; TVB's region mapping) or an ``(R, V)``
+        weight matrix (see :func:`parcellation_matrix`).
+    reduce : {"mean", "sum"}
+        ``"mean"`` (default, as everywhere in fwdmodels) or ``"sum"``, the convention of TVB's
+        EEG and MEG monitors, which sum the vertex columns of each region.
+    nan_sensors_policy : {"drop", "zero", "refuse"}
+        What to do with sensors with non-finite values (see :func:`nan_sensors`).
+    sensor_names : sequence of str, optional
+    n_regions : int, optional
+        Number of regions (default: the largest index + 1); regions without a vertex get
+        zero rows with ``reduce="sum"`` and are refused with ``"mean"``.
+    normals, areas, sign_flip
+        As for :func:`region_leadfield`.
+
+    Returns
+    -------
+    (L, kept, notes): ``L`` (R, M') Quantity or array, the kept sensors' indices, and a list
+    of sentences saying how it was made.
+    """
+    L, kept, note = nan_sensors(L_vertex, nan_sensors_policy, sensor_names)
+    values, unit = _split_unit(L, "L_vertex")
+    values = np.asarray(L if values is None else values, dtype=float)
+    p = np.asarray(parcellation)
+    if p.ndim == 1:
+        p = parcellation_matrix(p, values.shape[0], n_regions)
+    out = region_leadfield(_wrap(values, unit), p, normals=normals, areas=areas,
+                           reduce=reduce, sign_flip=sign_flip)
+    notes = [describe_reduction(reduce, "given" if areas is not None else None, sign_flip)]
+    if note:
+        notes.append(note)
+    return out, kept, notes
