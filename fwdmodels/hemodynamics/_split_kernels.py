@@ -37,10 +37,9 @@ def _compiled(func, inline="always", **bindings):
 
 _observe = _compiled(equations.observe)
 _forcing = _compiled(split.forcing)
-_decay = _compiled(split.decay, inline="never")
-_jacobian = _compiled(split.decay_jacobian, inline="never")
-_remainder = _compiled(split.remainder_rk4, inline="never", decay=_decay,
-                       decay_jacobian=_jacobian)
+_decay = _compiled(split.decay)
+_jacobian = _compiled(split.decay_jacobian)
+_remainder = _compiled(split.remainder_rk4, decay=_decay, decay_jacobian=_jacobian)
 _hermite = _compiled(split.hermite_weights)
 _quad = _compiled(split.quadratic_integral_weights)
 
@@ -127,28 +126,46 @@ def _capture(out, A, B, IA, IB, x, f):
 
 
 @njit(**_KERNEL_OPTIONS)
-def _step(H, P, v, q, nodes, A, B, IA, IB, coef, err):
-    """RK4 on the remainder (a step and two half steps), Richardson, the error estimate and
-    the interpolant's coefficients ``coef`` (15, m). Returns how many lanes left the domain."""
+def _step(H, P, v, q, nodes, A, B, IA, IB, v0, q0, err):
+    """RK4 on the remainder (a step and two half steps) and Richardson for every lane: (v, q)
+    advanced in place, their values at the step's start kept in ``v0, q0``, the largest error
+    estimate in ``err``. Returns how many lanes left the domain. Few buffers, so that the
+    lanes vectorise."""
     bad = 0
-    cm, c1 = _quad(1.0)
     for i in range(v.size):
         p = _params(P, i)
         a1, b1, ia1, ib1 = A[i], B[i], IA[i], IB[i]
         aq, bq = nodes[0, 0, i], nodes[0, 1, i]
         am, bm, iam, ibm = nodes[1, 0, i], nodes[1, 1, i], nodes[1, 2, i], nodes[1, 3, i]
         a3, b3 = nodes[2, 0, i], nodes[2, 1, i]
-        v0, q0 = v[i], q[i]
-        vf, qf = _remainder(v0, q0, 0.0, am, a1, 0.0, bm, b1, 0.0, ia1, 0.0, ib1, H, p)
-        vh, qh = _remainder(v0, q0, 0.0, aq, am, 0.0, bq, bm, 0.0, iam, 0.0, ibm, 0.5 * H, p)
+        vs, qs = v[i], q[i]
+        vf, qf = _remainder(vs, qs, 0.0, am, a1, 0.0, bm, b1, 0.0, ia1, 0.0, ib1, H, p)
+        vh, qh = _remainder(vs, qs, 0.0, aq, am, 0.0, bq, bm, 0.0, iam, 0.0, ibm, 0.5 * H, p)
         vh, qh = _remainder(vh, qh, am, a3, a1, bm, b3, b1, iam, ia1, ibm, ib1, 0.5 * H, p)
         v1 = (16.0 * vh - vf) / 15.0
         q1 = (16.0 * qh - qf) / 15.0
         err[i] = max(err[i], abs(_observe(vh, qh, p) - _observe(vf, qf, p)) / 15.0)
-        d0v, d0q = _decay(v0, q0, p)
+        v0[i], q0[i] = vs, qs
+        v[i], q[i] = v1, q1
+        bad += 0 if (v1 > 0.0) & (v1 - v1 == 0.0) & (q1 - q1 == 0.0) else 1
+    return bad
+
+
+@njit(**_KERNEL_OPTIONS)
+def _interpolant(H, P, v0, q0, v, q, nodes, A, B, IA, IB, coef):
+    """The coefficients ``coef`` (15, m) of the interpolant inside the step just taken (only
+    needed when an output row falls inside it): value change, slopes and curvatures of w's
+    smooth part at both ends, and the Jacobian at the middle."""
+    cm, c1 = _quad(1.0)
+    for i in range(v.size):
+        p = _params(P, i)
+        a1, b1, ia1, ib1 = A[i], B[i], IA[i], IB[i]
+        am, bm = nodes[1, 0, i], nodes[1, 1, i]
+        vs, qs, v1, q1 = v0[i], q0[i], v[i], q[i]
+        d0v, d0q = _decay(vs, qs, p)
         d1v, d1q = _decay(v1, q1, p)
-        jv, jqv, jqq = _jacobian(0.5 * (v0 + v1), 0.5 * (q0 + q1), p)
-        j0v, j0qv, j0qq = _jacobian(v0, q0, p)
+        jv, jqv, jqq = _jacobian(0.5 * (vs + v1), 0.5 * (qs + q1), p)
+        j0v, j0qv, j0qq = _jacobian(vs, qs, p)
         j1v, j1qv, j1qq = _jacobian(v1, q1, p)
         pa0 = (4.0 * am - a1) / H
         pa1 = (3.0 * a1 - 4.0 * am) / H
@@ -156,22 +173,19 @@ def _step(H, P, v, q, nodes, A, B, IA, IB, coef, err):
         pb1 = (3.0 * b1 - 4.0 * bm) / H
         da = ia1 - H * (cm * am + c1 * a1)
         db = ib1 - H * (cm * bm + c1 * b1)
-        coef[0, i] = v0
+        coef[0, i] = vs
         coef[1, i] = -d0v
         coef[2, i] = -j0v * (pa0 - d0v)
-        coef[3, i] = (v1 - a1 + jv * da) - v0       # the change of w over the step
+        coef[3, i] = (v1 - a1 + jv * da) - vs       # the change of w over the step
         coef[4, i] = -d1v
         coef[5, i] = -j1v * (pa1 - d1v)
-        coef[6, i] = q0
+        coef[6, i] = qs
         coef[7, i] = -d0q
         coef[8, i] = -(j0qv * (pa0 - d0v) + j0qq * (pb0 - d0q))
-        coef[9, i] = (q1 - b1 + (jqv * da + jqq * db)) - q0
+        coef[9, i] = (q1 - b1 + (jqv * da + jqq * db)) - qs
         coef[10, i] = -d1q
         coef[11, i] = -(j1qv * (pa1 - d1v) + j1qq * (pb1 - d1q))
         coef[12, i], coef[13, i], coef[14, i] = jv, jqv, jqq
-        v[i], q[i] = v1, q1
-        bad += 0 if (v1 > 0.0) & (v1 - v1 == 0.0) & (q1 - q1 == 0.0) else 1
-    return bad
 
 
 @njit(inline="always", **_KERNEL_OPTIONS)
@@ -234,6 +248,8 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
     zb = np.zeros(m)
     nodes = np.zeros((3, 4, m))
     coef = np.zeros((15, m))
+    v0 = np.zeros(m)
+    q0 = np.zeros(m)
     err = np.zeros(m)
     out = np.zeros((3, m))
     acc = np.zeros((5, m))
@@ -272,9 +288,11 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
                 n_cap += 1
         if result != T * N:
             break
-        if _step(H, P, v, q, nodes, A, B, IA, IB, coef, err):
+        if _step(H, P, v, q, nodes, A, B, IA, IB, v0, q0, err):
             result = (t + r - 1) * N + i0 + _first_invalid(v[:n], q[:n], True)
             break
+        if n_cap:                       # an output row inside the step: interpolate
+            _interpolant(H, P, v0, q0, v, q, nodes, A, B, IA, IB, coef)
         n_cap = 0
         for s in range(1, r + 1):
             done = t + s
