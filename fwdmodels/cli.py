@@ -41,6 +41,8 @@ _EPILOG = """examples:
       --leadfield-unit "V/(nA*m)" --dipole-scale "2 nA*m/mV" --reference average
   fwdmodels meg sim.npy -o meg_raw.fif --dt 1ms --leadfield sub-fwd.fif \
       --parcellation labels.npy --meg-channels grad    # needs mne
+  fwdmodels leadfield sphere --sensors eeg_1010 -o lf.npz    # names and positions inside
+  fwdmodels eeg sim.npy --dt 1ms --leadfield lf.npz -o eeg_raw.fif
   fwdmodels info bold.h5
 """
 
@@ -160,9 +162,10 @@ def _common_input(p, fif=False):
 def _sensor_options(p, modality):
     unit_example = "V/(nA*m)" if modality == "eeg" else "fT/(nA*m)"
     p.add_argument("--leadfield", required=True, metavar="L",
-                   help="lead field, (regions, sensors), from .npy/.npz/.mat/.h5; or an "
-                        "MNE-Python forward solution -fwd.fif (needs mne; SI units, see "
-                        "--parcellation)")
+                   help="lead field: a file of fwdmodels leadfield (its unit, names and "
+                        "positions come with it); a (regions, sensors) array in .npy/.npz/"
+                        ".mat/.h5; or an MNE-Python forward solution -fwd.fif (needs mne; SI "
+                        "units, see --parcellation)")
     p.add_argument("--parcellation", "--region-mapping", metavar="P",
                    help="the region of each source vertex: an .npy of integers (-1 for none) "
                         "or an (R, V) weight matrix, a TVB region mapping .txt (tvb:PATH for "
@@ -285,8 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite earlier demo files")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
-    from . import batch, crossval
+    from . import batch, cli_leadfield, crossval
 
+    cli_leadfield.add_parser(sub)
     crossval.add_parser(sub)
     batch.add_parser(sub)
     return parser
@@ -509,6 +513,10 @@ def _run(args) -> int:
         from . import crossval
 
         return crossval.run(args)
+    if args.command == "leadfield":
+        from . import cli_leadfield
+
+        return cli_leadfield.run(args)
     if args.command == "batch":         # exit 1 when some files failed
         from . import batch
 

@@ -193,7 +193,7 @@ class RegionLeadField:
                                  f"{mag.shape}, dtype {mag.dtype}")
         if not np.all(np.isfinite(mag)):
             r, m = np.argwhere(~np.isfinite(mag))[0]
-            raise FwdModelsError(f"`L` must be finite; got {mag[r, m]!r} at region {r}, "
+            raise FwdModelsError(f"`L` must be finite; got {float(mag[r, m])!r} at region {r}, "
                                  f"sensor {m}")
         if self.ch_type not in SI_LEADFIELD_UNITS:
             raise FwdModelsError(f"`ch_type` must be 'eeg', 'mag' or 'grad'; got "
