@@ -58,26 +58,31 @@ def _params(P, i):
 # inlined into the block loop: a call per sample would pay reference counting on each buffer.
 
 @njit(inline="always", **_KERNEL_OPTIONS)
-def _advance(zb, h, P, C, x, f, gb, dgb, A, B, IA, IB):
-    """Advance every lane one sample with input ``zb`` (exact x, f; the Hermite rule for the
-    integrals). Returns how many lanes left the domain (f <= 0 or x, f not finite)."""
+def _held(z, h, p, C, i, x0, f0, b0, db0, A0, B0, IA0, IB0):
+    """One lane ``h`` seconds on from a sample's start (``C`` the hold coefficients for
+    ``h``): the exact x, f there, the forcing of q and its slope there, and the integrals
+    from the step's start by the Hermite rule ``h/2 (g0 + g1) - h^2/12 (g1' - g0')``."""
     c = h * h / 12.0
+    u = f0 - 1.0
+    x = C[0, i] * x0 + C[1, i] * u + C[4, i] * z
+    f = 1.0 + (C[2, i] * x0 + C[3, i] * u + C[5, i] * z)
+    a, da, b, db = _forcing(x, f, p)
+    a0, da0 = u * p[INV_TAU], x0 * p[INV_TAU]              # the forcing of v at the start
+    A1 = A0 + 0.5 * h * (a0 + a) - c * (da - da0)
+    B1 = B0 + 0.5 * h * (b0 + b) - c * (db - db0)
+    return (x, f, b, db, A1, B1, IA0 + 0.5 * h * (A0 + A1) - c * (a - a0),
+            IB0 + 0.5 * h * (B0 + B1) - c * (b - b0))
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _advance(zb, h, P, C, x, f, gb, dgb, A, B, IA, IB):
+    """Advance every lane one sample with input ``zb``. Returns how many lanes left the
+    domain (f <= 0 or x, f not finite)."""
     bad = 0
     for i in range(zb.size):
-        p = _params(P, i)
-        x0, f0 = x[i], f[i]
-        u = f0 - 1.0
-        xi = C[0, i] * x0 + C[1, i] * u + C[4, i] * zb[i]
-        fi = 1.0 + (C[2, i] * x0 + C[3, i] * u + C[5, i] * zb[i])
-        a, da, b, db = _forcing(xi, fi, p)
-        a0, da0 = u * p[INV_TAU], x0 * p[INV_TAU]          # the forcing of v at the start
-        b0, db0 = gb[i], dgb[i]
-        A0, B0 = A[i], B[i]
-        A1 = A0 + 0.5 * h * (a0 + a) - c * (da - da0)
-        B1 = B0 + 0.5 * h * (b0 + b) - c * (db - db0)
-        IA[i] = IA[i] + 0.5 * h * (A0 + A1) - c * (a - a0)
-        IB[i] = IB[i] + 0.5 * h * (B0 + B1) - c * (b - b0)
-        A[i], B[i] = A1, B1
+        xi, fi, b, db, A1, B1, IA1, IB1 = _held(zb[i], h, _params(P, i), C, i, x[i], f[i],
+                                                gb[i], dgb[i], A[i], B[i], IA[i], IB[i])
+        A[i], B[i], IA[i], IB[i] = A1, B1, IA1, IB1
         gb[i], dgb[i] = b, db
         x[i], f[i] = xi, fi
         bad += 0 if (fi > 0.0) & (xi - xi == 0.0) & (fi - fi == 0.0) else 1
@@ -96,21 +101,13 @@ def _start(P, x, f, gb, dgb, A, B, IA, IB):
 @njit(**_KERNEL_OPTIONS)
 def _node(zb, h, P, C, x, f, gb, dgb, A, B, IA, IB, out):
     """The integrals ``h`` seconds into the current sample (exact x, f there) into ``out``."""
-    c = h * h / 12.0
     for i in range(zb.size):
-        p = _params(P, i)
-        x0, f0 = x[i], f[i]
-        u = f0 - 1.0
-        xt = C[0, i] * x0 + C[1, i] * u + C[4, i] * zb[i]
-        ft = 1.0 + (C[2, i] * x0 + C[3, i] * u + C[5, i] * zb[i])
-        at, dat, bt, dbt = _forcing(xt, ft, p)
-        a0, da0 = u * p[INV_TAU], x0 * p[INV_TAU]
-        a = A[i] + 0.5 * h * (a0 + at) - c * (dat - da0)
-        b = B[i] + 0.5 * h * (gb[i] + bt) - c * (dbt - dgb[i])
+        _, _, _, _, a, b, ia, ib = _held(zb[i], h, _params(P, i), C, i, x[i], f[i], gb[i],
+                                         dgb[i], A[i], B[i], IA[i], IB[i])
         out[0, i] = a
         out[1, i] = b
-        out[2, i] = IA[i] + 0.5 * h * (A[i] + a) - c * (at - a0)
-        out[3, i] = IB[i] + 0.5 * h * (B[i] + b) - c * (bt - gb[i])
+        out[2, i] = ia
+        out[3, i] = ib
 
 
 @njit(**_KERNEL_OPTIONS)
