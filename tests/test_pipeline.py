@@ -193,12 +193,13 @@ _MEMORY_SCRIPT = textwrap.dedent("""
     import numpy as np
     from fwdmodels import pipeline
     kind, inp, out = sys.argv[1:4]
+    # default options: the default chunk size, method and step
     if kind == "eeg":
-        L = sys.argv[4]
-        pipeline.run_eeg(inp, out, leadfield=L, leadfield_unit="V/(nA*m)", dt="1 ms",
-                         chunk_size=20000)
+        pipeline.run_eeg(inp, out, leadfield=sys.argv[4], leadfield_unit="V/(nA*m)", dt="1 ms")
+    elif kind == "meg":
+        pipeline.run_meg(inp, out, leadfield=sys.argv[4], leadfield_unit="T/(nA*m)", dt="1 ms")
     else:
-        pipeline.run_bold(inp, out, dt="1 ms", chunk_size=20000)
+        pipeline.run_bold(inp, out, dt="1 ms")
     # VmHWM: this process's peak resident memory (ru_maxrss would carry the parent's peak
     # across fork and exec).
     with open("/proc/self/status") as fh:
@@ -216,8 +217,8 @@ def _peak_mb(*args) -> int:
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
 def test_peak_memory_bounded_on_input_much_larger_than_chunk(tmp_path):
-    """A 305 MB input (63 chunks of 20000 steps) costs no more memory than a 5 MB one: the
-    peak resident memory differs by less than 32 MB, far below the input's size."""
+    """A 305 MB input costs no more memory than a 5 MB one with default options (BOLD, EEG and
+    MEG): the peak resident memory differs by less than 32 MB, far below the input's size."""
     T, N = 1_250_000, 32
     big = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=float, shape=(T, N))
     for a in range(0, T, 125_000):
@@ -228,7 +229,7 @@ def test_peak_memory_bounded_on_input_much_larger_than_chunk(tmp_path):
     np.save(tmp_path / "L.npy", np.random.default_rng(1).standard_normal((N, 16)))
     size_mb = (tmp_path / "big.npy").stat().st_size / 2 ** 20
     report = {}
-    for kind in ("eeg", "bold"):
+    for kind in ("eeg", "meg", "bold"):
         small = _peak_mb(kind, tmp_path / "small.npy", tmp_path / f"{kind}_s.npz",
                          tmp_path / "L.npy")
         large = _peak_mb(kind, tmp_path / "big.npy", tmp_path / f"{kind}_b.npz", tmp_path / "L.npy")
