@@ -59,10 +59,26 @@ def _commands(text):
     return commands
 
 
-def _fixtures(tmp_path):
-    """Files and objects the examples take as given."""
+def _tvb_file(path, data, dt_ms, regions):
+    """A TimeSeriesRegion H5 file laid out as TVB 2.x writes it (one state variable, V)."""
+    import json
+
     import h5py
 
+    with h5py.File(path, "w") as f:
+        f["data"] = data[:, None, :, None]
+        f["time"] = np.arange(len(data)) * dt_ms
+        f.attrs["TVB_sample_period"] = dt_ms
+        f.attrs["TVB_sample_period_unit"] = "ms"
+        f.attrs["TVB_labels_ordering"] = json.dumps(["Time", "State Variable", "Region",
+                                                     "Mode"])
+        f.attrs["TVB_labels_dimensions"] = json.dumps({"State Variable": ["V"],
+                                                       "Region": list(regions)})
+        f.attrs["TVB_written_by"] = "tvb.adapters.datatypes.h5.time_series_h5.TimeSeriesRegionH5"
+
+
+def _fixtures(tmp_path):
+    """Files and objects the examples take as given."""
     import fwdmodels
 
     rng = np.random.default_rng(0)
@@ -73,10 +89,12 @@ def _fixtures(tmp_path):
     neural_ts = 0.5 + 0.5 * np.sin(2 * np.pi * 10 * t)[:, None] * np.ones(N)
     np.save("L_eeg.npy", rng.standard_normal((N, 16)) * 1e-3)
     np.savez("L_meg.npz", L=rng.standard_normal((N, 12)) * 1e-15, unit="T/(A*m)")
-    with h5py.File("tvb_ts.h5", "w") as f:          # TVB TimeSeriesRegion layout
-        f["data"] = neural_ts[:, None, :, None]
-        f.attrs["sample_period"] = 0.1
-        f.attrs["sample_period_unit"] = np.bytes_("ms")
+    _tvb_file("tvb_ts.h5", neural_ts, 0.1, [f"r{i}" for i in range(N)])
+    from fwdmodels.io.tvb import read_connectivity
+
+    labels = read_connectivity(76).labels             # a simulation on TVB's default subject
+    sim = np.sin(np.arange(6000)[:, None] * 2e-3 * (1 + np.arange(76))) + 1.0
+    _tvb_file("tvb_sim.h5", sim, 1.0, labels)
     model = types.SimpleNamespace(rates_exc=neural_ts.T * 10.0, params={"dt": 0.1})
     import dask.array as da
 
@@ -92,7 +110,7 @@ def test_readme_has_the_examples():
     sections = {s for s, _, _ in _blocks()}
     assert {"fMRI BOLD: the Balloon-Windkessel model", "Command line",
             "EEG and MEG lead fields", "Sphere head models", "Cross-checking brainmass",
-            "Running on a cluster"} <= sections
+            "Running on a cluster", "From The Virtual Brain, neurolib and brainmass"} <= sections
 
 
 def test_readme_examples_run(tmp_path, monkeypatch):
@@ -127,7 +145,8 @@ def test_readme_examples_run(tmp_path, monkeypatch):
                     assert done.stdout.splitlines()[0] == shown
                 ran_commands += 1
     assert ran_commands >= 5 and step_checked
-    for name in ("bold.h5", "eeg.npz", "bold.mat", "meg.h5", "brainmass_bold.npz", "bold.zarr"):
+    for name in ("bold.h5", "eeg.npz", "bold.mat", "meg.h5", "brainmass_bold.npz", "bold.zarr",
+                 "tvb_bold.npz", "tvb_eeg.npz", "fhn_bold.npz"):
         assert (tmp_path / name).exists()
     # the cross-check names brainmass's q/rho term
     assert namespace["report"].explanations == ["q/rho in k2"]
