@@ -18,8 +18,9 @@ independently, with fwdmodels' sphere models, on the same geometry
   that best aligns the two, found on a 5 mm grid), a three-shell sphere fitted to the
   electrodes (centre and radius by least squares, the cortex inside the brain shell, skull
   0.0042 S/m) with the same vertices and normals gives a lead field whose average-referenced
-  values correlate with TVB's at **r = 0.89** over all vertices and sensors, and TVB's values
-  are **0.19 times** the sphere's in V/(A·m) (least squares). A sphere that just holds the
+  values correlate with TVB's at **r = 0.89** over the 63 electrodes with values and the
+  16,311 vertices the sphere holds (73 of 16,384 lie outside it), and TVB's values are
+  **0.19 times** the sphere's in V/(A·m) (least squares). A sphere that just holds the
   cortex has almost no skull and overestimates scalp potentials, so TVB's realistic-head
   values are expected below it; any other SI prefix (mV, µV per nA·m...) would put the ratio
   1000 times further. The unit is therefore V/(A·m), and is attached.
