@@ -81,8 +81,9 @@ def carried(sensors, data, n_regions: int) -> tuple[dict, dict]:
     ``sensors`` is the run's :class:`~fwdmodels.io.leadfield_file.RegionLeadField` (or None
     for a bare matrix); ``data`` the input (:class:`fwdmodels.io.InputArray`), whose recorded
     region names are used when the lead field names none. ``extra`` holds ``sensor_names``,
-    ``channel_type``, ``sensor_positions`` (m, with ``sensor_positions_unit``),
-    ``sensor_orientations`` (MEG), ``coord_frame`` and ``region_names``, each when known.
+    ``channel_type``, ``sensor_positions`` (m, with ``sensor_positions_unit``), for MEG
+    ``sensor_orientations``, ``coil_ex``, ``coil_ey``, ``coil_types`` and ``dev_head_t`` (as
+    in a lead-field file), ``coord_frame`` and ``region_names``, each when known.
     """
     extra, info = {}, {}
     regions = None if sensors is None else sensors.region_names
@@ -99,8 +100,11 @@ def carried(sensors, data, n_regions: int) -> tuple[dict, dict]:
             info["positions"] = (f"sensor_positions, in m, {sensors.coord_frame} frame"
                                  + (" (MNE-Python's head frame)" if sensors.coord_frame ==
                                     "head" else " (the MEG device; see dev_head_t)"))
-            if sensors.sensor_orientations is not None:
+            if sensors.sensor_orientations is not None:      # MEG: the coil frames and types
                 extra["sensor_orientations"] = np.asarray(sensors.sensor_orientations)
+                extra["coil_ex"] = np.asarray(sensors.coil_ex)
+                extra["coil_ey"] = np.asarray(sensors.coil_ey)
+                extra["coil_types"] = np.asarray(sensors.coil_types)
             if sensors.dev_head_t is not None:
                 extra["dev_head_t"] = np.asarray(sensors.dev_head_t)
     if regions is not None:

@@ -59,7 +59,7 @@ from ._atomic import atomic_path, check_output_path
 from .metadata import build_metadata, dumps
 
 __all__ = ["RegionLeadField", "write_leadfield_file", "read_leadfield_file",
-           "is_leadfield_file", "FORMAT", "FORMAT_VERSION", "SI_LEADFIELD_UNITS",
+           "is_leadfield_file", "channel_dicts", "FORMAT", "FORMAT_VERSION", "SI_LEADFIELD_UNITS",
            "FIFF_CODES"]
 
 FORMAT = "fwdmodels-leadfield"
@@ -168,15 +168,8 @@ class RegionLeadField:
         """The channels as MNE-Python describes them (``loc``, ``coil_type``, ``coord_frame``,
         ``kind``, ``unit``), for a Raw's info; None without positions."""
         loc = self.locs()
-        if loc is None:
-            return None
-        frame = FIFF_CODES["coord_frame"][self.coord_frame]
-        kind, unit = FIFF_CODES["kind"][self.ch_type], FIFF_CODES["unit"][self.ch_type]
-        coils = (np.full(len(loc), FIFF_CODES["coil_eeg"]) if self.coil_types is None
-                 else self.coil_types)
-        return [{"ch_name": name, "loc": loc[i].copy(), "coil_type": int(coils[i]),
-                 "coord_frame": frame, "kind": kind, "unit": unit}
-                for i, name in enumerate(self.sensor_names)]
+        return None if loc is None else channel_dicts(self.ch_type, self.sensor_names, loc,
+                                                      self.coil_types, self.coord_frame)
 
     # ---------------------------------------------------------------- checks
     def validate(self) -> None:
@@ -245,6 +238,18 @@ class RegionLeadField:
                 raise FwdModelsError(f"`dev_head_t` must be a finite 4x4 transform; got shape "
                                      f"{t.shape}")
             self.dev_head_t = t
+
+
+def channel_dicts(ch_type: str, names, loc, coil_types=None, coord_frame="head") -> list:
+    """MNE-Python's description of each channel (``ch_name``, ``loc`` (12,), ``coil_type``,
+    ``coord_frame``, ``kind``, ``unit``) from MNE's ``loc`` rows ``(M, 12)``."""
+    loc = np.asarray(loc, dtype=float)
+    frame = FIFF_CODES["coord_frame"][coord_frame]
+    kind, unit = FIFF_CODES["kind"][ch_type], FIFF_CODES["unit"][ch_type]
+    coils = np.full(len(loc), FIFF_CODES["coil_eeg"]) if coil_types is None else coil_types
+    return [{"ch_name": str(name), "loc": loc[i].copy(), "coil_type": int(coils[i]),
+             "coord_frame": frame, "kind": kind, "unit": unit}
+            for i, name in enumerate(names)]
 
 
 def _names(values, n: int, name: str) -> tuple:
