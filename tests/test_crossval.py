@@ -573,6 +573,27 @@ def test_cli_float32_bold_reference_uses_the_api_tolerance(tmp_path, capsys, bra
     assert data["diagnoses"][0]["explanation"]["name"] == api.explanations[0] == "q/rho in k2"
 
 
+def test_cli_reads_a_leadfield_file_with_its_unit(tmp_path, capsys, lf_data):
+    from fwdmodels.io.leadfield_file import RegionLeadField, write_leadfield_file
+
+    L, s = lf_data
+    lf = RegionLeadField(L=L * ureg("V/(nA*m)"), ch_type="eeg",
+                         sensor_names=tuple(f"E{i}" for i in range(M)))
+    write_leadfield_file(tmp_path / "lf.h5", lf)
+    np.save(tmp_path / "s.npy", s)
+    np.save(tmp_path / "y.npy", s @ L)                   # V, for s in nA·m
+    base = ["crossval", "eeg", str(tmp_path / "s.npy"), str(tmp_path / "lf.h5"),
+            str(tmp_path / "y.npy")]
+    assert _cli(base) == 0
+    assert "AGREE" in capsys.readouterr().out
+    assert _cli(base + ["--leadfield-unit", "V/(nA*m)"]) == 0
+    with pytest.raises(FwdModelsError, match="conflicts with the unit"):
+        _cli(base + ["--leadfield-unit", "V/(A*m)"])
+    np.save(tmp_path / "L.npy", L)
+    with pytest.raises(FwdModelsError, match="stores no unit; pass --leadfield-unit"):
+        _cli(base[:3] + [str(tmp_path / "L.npy"), base[4]])
+
+
 # ------------------------------------------------------------------ hostile references
 def test_cli_refuses_pickled_and_corrupt_references(tmp_path):
     from hostile_files import npz_bad_deflate

@@ -105,7 +105,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         e.add_argument("input", metavar="INPUT")
         e.add_argument("leadfield", metavar="LEADFIELD")
         e.add_argument("reference", metavar="REFERENCE")
-        e.add_argument("--leadfield-unit", required=True, help=f"unit of L, e.g. '{unit}'")
+        e.add_argument("--leadfield-unit", default=None,
+                       help=f"unit of L, e.g. '{unit}' (a lead-field file of fwdmodels "
+                            f"leadfield brings its own)")
         e.add_argument("--scale", default=None,
                        help="dipole scale, e.g. '1 nA*m/mV' (INPUT is then in its denominator "
                             "unit); without it INPUT is in nA*m")
@@ -166,15 +168,32 @@ def _bold_compare_only(z, ref, args) -> Report:
                          f"init={args.init}, dt={args.dt})")
 
 
+def _read_leadfield(path: str, unit):
+    """LEADFIELD as a Quantity: a lead-field file of ``fwdmodels leadfield`` (its unit inside;
+    ``unit`` must then agree), or an array in .npy/.npz with ``unit``."""
+    from .._carry import same_unit
+    from ..io.leadfield_file import is_leadfield_file, read_leadfield_file
+
+    if is_leadfield_file(path):
+        L = read_leadfield_file(path).L
+        if unit is not None and not same_unit(parse_unit(unit, "--leadfield-unit"), L.units):
+            raise FwdModelsError(f"--leadfield-unit {unit} conflicts with the unit {L.units:~} "
+                                 f"stored in LEADFIELD {path!r}; drop --leadfield-unit")
+        return L
+    if unit is None:
+        raise FwdModelsError(f"LEADFIELD {path!r} stores no unit; pass --leadfield-unit, e.g. "
+                             f"--leadfield-unit 'V/(nA*m)'")
+    L = _single(_load(path, None, "LEADFIELD"), "leadfield", "L")
+    return ureg.Quantity(np.asarray(L, dtype=float), parse_unit(unit, "--leadfield-unit"))
+
+
 def _run_leadfield(args) -> Report:
     from ..leadfield import EEGLeadFieldModel, MEGLeadFieldModel
 
     cls = EEGLeadFieldModel if args.crossval_kind == "eeg" else MEGLeadFieldModel
     x = _single(_load(args.input, args.input_key, "INPUT"), "input", "x")
-    L = _single(_load(args.leadfield, None, "LEADFIELD"), "leadfield", "L")
+    L = _read_leadfield(args.leadfield, args.leadfield_unit)
     ref = _single(_load(args.reference, args.reference_key, "REFERENCE"), "reference", "y")
-    L = ureg.Quantity(np.asarray(L, dtype=float), parse_unit(args.leadfield_unit,
-                                                             "--leadfield-unit"))
     if np.ndim(L) != 2:
         raise FwdModelsError(f"LEADFIELD must be 2-D (R, M); got shape {np.shape(L)}")
     x = np.asarray(x, dtype=float)
