@@ -134,8 +134,8 @@ def read_vertex_leadfield(path, modality: str, *, parcellation, key=None, unit=N
         chosen = stored
     if chosen is None:
         example = "V/(A*m)" if modality == "eeg" else "T/(A*m)"
-        raise FwdModelsError(f"lead field '{path}' has no unit; give it (--leadfield-unit, "
-                             f"e.g. '{example}')")
+        raise FwdModelsError(f"lead field '{path}' has no unit; give `unit`, e.g. "
+                             f"unit='{example}'")
     parc = read_parcellation(parcellation)
     n_vertices = parc.shape[-1]
     notes = []
