@@ -184,11 +184,15 @@ def test_neurolib_numpy_and_numba_paths_agree_per_region():
     z = _input(3000, 3, scale=10.0)
     p = fwdmodels.BalloonParams(kappa=np.array([0.5, 0.65, 0.8]))
     a = neurolib_steps(z * 1.0, 1e-4, p, np.ones((4, 3)))
-    from fwdmodels.hemodynamics.conventions import _neurolib_numpy, _per_region
+    from fwdmodels.hemodynamics._conventions_kernels import neurolib_kernel
+    from fwdmodels.hemodynamics.conventions import F_FLOOR, _neurolib_numpy, _per_region
 
-    b = np.empty_like(z)
+    b, c = np.empty_like(z), np.empty_like(z)
     _neurolib_numpy(z, 1e-4, *_per_region(p, (3,)), np.ones((4, 3)), b)
+    # the kernel itself: compiled, or its Python source when NUMBA_DISABLE_JIT=1
+    neurolib_kernel(z, 1e-4, *_per_region(p, (3,)), np.ones((4, 3)), c, F_FLOOR)
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-16)
+    np.testing.assert_allclose(c, b, rtol=1e-12, atol=1e-16)
     for i, kappa in enumerate([0.5, 0.65, 0.8]):
         one = neurolib_steps(z[:, i:i + 1], 1e-4, fwdmodels.BalloonParams(kappa=kappa),
                              np.ones((4, 1)))
