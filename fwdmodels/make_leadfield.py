@@ -29,7 +29,7 @@ from .errors import FwdModelsError, MissingDependencyError
 
 __all__ = ["make_leadfield", "build_leadfield", "sphere_leadfield", "forward_leadfield",
            "read_sources", "register_source", "sources", "Source", "LAYOUTS", "Layout",
-           "SOURCE_MODULES", "listing"]
+           "SOURCE_MODULES", "listing", "demo_region_leadfields"]
 
 
 # =========================================================================== the tables
@@ -421,6 +421,49 @@ register_source("sphere", sphere_leadfield, _sphere_arguments,
                 "analytic spherical head with a standard cap or helmet (--sensors NAME)")
 register_source("mne", forward_leadfield, _mne_arguments,
                 "an MNE-Python forward solution reduced to regions (needs mne)")
+
+
+# =========================================================================== the demo
+def demo_region_leadfields(recording):
+    """The demo's EEG (10-20 cap) and MEG (102 magnetometers) lead fields of ``recording``
+    (:func:`fwdmodels.datasets.demo_leadfields`, the same numbers) as RegionLeadFields, with
+    the electrode and coil positions, the coil frames and the region names."""
+    from .datasets import HEAD, demo_leadfields
+    from .io.leadfield_file import RegionLeadField
+    from .leadfield.coils import COIL_TYPES, coil_frames
+    from .leadfield.sensors import eeg_1020, meg_helmet
+
+    L_eeg, eeg_names, L_meg, meg_names = demo_leadfields(recording)
+    pos = recording.positions.to("m").magnitude
+    ori = recording.orientations / np.linalg.norm(recording.orientations, axis=1,
+                                                  keepdims=True)
+    common = dict(region_names=tuple(recording.names), region_positions=pos,
+                  region_orientations=ori, source="sphere",
+                  inputs=[{"role": "sources", "name": "fwdmodels.datasets.synthetic_recording "
+                                                     f"(seed {recording.seed})"}])
+    radii, sig = HEAD["radii"].to("m").magnitude, HEAD["conductivities"].to("S/m").magnitude
+    cap = eeg_1020(radius=HEAD["radii"][-1])
+    eeg = RegionLeadField(
+        L=L_eeg.to("V/(A*m)"), ch_type="eeg", sensor_names=eeg_names,
+        sensor_positions=cap.positions.to("m").magnitude,
+        head_model={"kind": "concentric spheres", "formula": "Legendre series (de Munck "
+                    "1988; Zhang 1995)", "radii_m": radii.tolist(),
+                    "conductivities_S_per_m": sig.tolist(), "origin_m": [0.0, 0.0, 0.0],
+                    "reference": "infinity", "sensors": "eeg_1020, on the outer sphere"},
+        **common)
+    helmet = meg_helmet(102)
+    p, nrm = helmet.magnetometers()
+    ex, ey, ez = coil_frames(nrm, None, "coil_x")
+    meg = RegionLeadField(
+        L=L_meg.to("T/(A*m)"), ch_type="mag", sensor_names=meg_names,
+        sensor_positions=p.to("m").magnitude, sensor_orientations=ez, coil_ex=ex, coil_ey=ey,
+        coil_types=np.full(len(meg_names), COIL_TYPES["mag"]), coord_frame="meg",
+        dev_head_t=np.eye(4),
+        head_model={"kind": "spherically symmetric conductor", "formula": "Sarvas (1987)",
+                    "origin_m": [0.0, 0.0, 0.0], "helmet_radius_m": 0.12,
+                    "coil_accuracy": "accurate", "sensors": "102 magnetometers of a "
+                    "whole-head helmet"}, **common)
+    return eeg, meg
 
 
 # =========================================================================== entry points

@@ -613,8 +613,14 @@ def run_demo(directory="fwdmodels-demo", *, fmt="npz", force=False, progress=Fal
              extra={"positions_m": rec.positions.to("m").magnitude,
                     "orientations": rec.orientations, "design": rec.design})
     L_eeg, eeg_names, L_meg, meg_names = datasets.demo_leadfields(rec)
+    if fmt in ("npz", "h5"):        # lead-field files: names and positions go into the outputs
+        from .io.leadfield_file import write_leadfield_file
+        from .make_leadfield import demo_region_leadfields
+
+        for name, lf in zip(("leadfield_eeg", "leadfield_meg"), demo_region_leadfields(rec)):
+            write_leadfield_file(paths[name], lf, force=force)
     for name, L, channels in (("leadfield_eeg", L_eeg, eeg_names),
-                              ("leadfield_meg", L_meg, meg_names)):
+                              ("leadfield_meg", L_meg, meg_names)) if fmt == "mat" else ():
         head = {"head": "three-shell sphere" if name.endswith("eeg") else "sphere (Sarvas)",
                 "radii_m": datasets.HEAD["radii"].to("m").magnitude.tolist(),
                 "conductivities_S_per_m": datasets.HEAD["conductivities"].magnitude.tolist(),

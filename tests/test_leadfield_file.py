@@ -372,3 +372,19 @@ def test_mne_source_needs_a_channel_type_when_there_are_several(forward):
     with pytest.raises(FwdModelsError, match=r"`channels` must say which channels to take: "
                                              r"the forward solution has eeg, grad, mag"):
         mk.forward_leadfield(forward / "both-fwd.fif", np.load(forward / "labels.npy"))
+
+
+def test_demo_writes_leadfield_files_that_mne_recomputes(tmp_path):
+    paths = pipeline.run_demo(tmp_path / "demo", figure=False)
+    rec = fwdmodels.datasets.synthetic_recording()
+    L_eeg, eeg_names, L_meg, meg_names = fwdmodels.datasets.demo_leadfields(rec)
+    eeg, meg = (lff.read_leadfield_file(paths[k]) for k in ("leadfield_eeg", "leadfield_meg"))
+    np.testing.assert_array_equal(eeg.L.magnitude, L_eeg.to("V/(A*m)").magnitude)
+    np.testing.assert_array_equal(meg.L.magnitude, L_meg.to("T/(A*m)").magnitude)
+    assert eeg.sensor_names == eeg_names and meg.sensor_names == meg_names
+    assert eeg.region_names == meg.region_names == rec.names
+    raw = fio.to_raw(paths["meg"])                 # names and coil frames from the output
+    assert raw.ch_names == list(meg_names)
+    sphere = mne.make_sphere_model(r0=(0, 0, 0), head_radius=None, verbose="error")
+    assert _rel(meg.L.magnitude, _mne_fixed(raw.info, meg, sphere, True)) <= 1e-6
+    assert fio.to_xarray(paths["eeg"]).sel(channel="Cz").attrs["units"] == "uV"
