@@ -101,12 +101,12 @@ def carried(sensors, data, n_regions: int) -> tuple[dict, dict]:
                                  + (" (MNE-Python's head frame)" if sensors.coord_frame ==
                                     "head" else " (the MEG device; see dev_head_t)"))
             if sensors.sensor_orientations is not None:      # MEG: the coil frames and types
-                extra["sensor_orientations"] = np.asarray(sensors.sensor_orientations)
-                extra["coil_ex"] = np.asarray(sensors.coil_ex)
-                extra["coil_ey"] = np.asarray(sensors.coil_ey)
-                extra["coil_types"] = np.asarray(sensors.coil_types)
+                for name in ("sensor_orientations", "coil_ex", "coil_ey", "coil_types"):
+                    extra[name] = np.asarray(getattr(sensors, name))
+                    extra[f"{name}_unit"] = "dimensionless"   # not the data's unit
             if sensors.dev_head_t is not None:
                 extra["dev_head_t"] = np.asarray(sensors.dev_head_t)
+                extra["dev_head_t_unit"] = "m"         # its translation; the rotation has none
     if regions is not None:
         extra["region_names"] = np.asarray(regions, dtype=str)
         info["regions"] = list(regions)

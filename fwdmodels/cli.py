@@ -347,7 +347,8 @@ def _format_info(d: dict) -> str:
                                                     "cell", "char"))
         unit = f"  unit {a['unit']}" if a["unit"] and not text else ""    # names have none
         lines.append(f"  {a['name']:<24} shape {tuple(a['shape'])!s:<18} {a['dtype']}{unit}")
-    if d.get("timeseries") is False:       # a lead field / forward solution: no dt
+    if d.get("timeseries") is False or (d.get("fwdmodels") or {}).get("modality") == \
+            "leadfield":                    # a lead field / forward solution: no dt
         pass
     elif d["dt"]:
         lines.append(f"dt: {d['dt']}  (from the {d['dt_source']})")

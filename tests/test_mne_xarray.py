@@ -79,7 +79,7 @@ def test_average_reference_is_what_mne_makes_of_it(eeg):
     np.testing.assert_allclose(p_ours["data"]["data"], p_theirs["data"]["data"])
     assert ours.info["custom_ref_applied"] == theirs.info["custom_ref_applied"] == 0
     with pytest.warns(RuntimeWarning, match="average reference projection was already added"):
-        ours.copy().set_eeg_reference("average", projection=True)
+        ours.copy().set_eeg_reference("average", projection=True, verbose="warning")
     before = ours.get_data()
     np.testing.assert_allclose(ours.copy().apply_proj(verbose="error").get_data(), before,
                                rtol=0, atol=1e-12 * np.abs(before).max())

@@ -8,14 +8,15 @@ and positions along (:class:`RegionLeadField`, :func:`write_leadfield_file`,
 :mod:`fwdmodels.make_leadfield`).
 
 Layout (format ``"fwdmodels-leadfield"``, version 1). In an ``.npz`` every item is a member;
-in an ``.h5`` a dataset, with the texts (``unit``, ``channel_type``, ``coord_frame``,
-``format``, ``format_version``) also as file attributes and ``unit`` as an attribute of ``L``:
+in an ``.h5`` a dataset, with the texts (``channel_type``, ``coord_frame``, ``format``,
+``format_version``) also as file attributes and the unit as the attribute ``unit`` of ``L``
+(the unit is ``L``'s alone: the other arrays have their own, or none):
 
 =====================  ========  ===========================================================
 name                   shape     meaning
 =====================  ========  ===========================================================
 ``L``                  (R, M)    the lead field: rows regions, columns sensors (float64)
-``unit``               text      unit of ``L``: V/(A*m) (EEG), T/(A*m) (magnetometers) or
+``L_unit``             text      unit of ``L``: V/(A*m) (EEG), T/(A*m) (magnetometers) or
                                  T/(m*A*m) (planar gradiometers), or one of their multiples
 ``channel_type``       text      ``"eeg"``, ``"mag"`` or ``"grad"`` (one type per file: their
                                  units differ)
@@ -72,7 +73,7 @@ FIFF_CODES = {"kind": {"eeg": 2, "mag": 1, "grad": 1},
               "unit": {"eeg": 107, "mag": 112, "grad": 201},
               "coord_frame": {"meg": 1, "head": 4}, "coil_eeg": 1}
 _FRAMES = {v: k for k, v in FIFF_CODES["coord_frame"].items()}
-_TEXT = ("unit", "channel_type", "coord_frame", "format")
+_TEXT = ("channel_type", "coord_frame", "format")
 _SUFFIXES = (".npz", ".h5", ".hdf5")
 
 
@@ -292,7 +293,7 @@ def _metadata(lf: RegionLeadField) -> dict:
 
 def _items(lf: RegionLeadField) -> dict:
     items = {"L": np.asarray(lf.L.magnitude, dtype=np.float64),
-             "unit": _unit_text(lf.L.units), "channel_type": lf.ch_type,
+             "L_unit": _unit_text(lf.L.units), "channel_type": lf.ch_type,
              "sensor_names": np.asarray(lf.sensor_names, dtype=str),
              "coord_frame": lf.coord_frame, "format": FORMAT,
              "format_version": np.int64(FORMAT_VERSION)}
@@ -363,7 +364,7 @@ def _write_h5(tmp, items: dict) -> None:
             f.attrs[key] = str(items[key])
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["fwdmodels_metadata"] = str(items["metadata"])
-        f["L"].attrs["unit"] = str(items["unit"])
+        f["L"].attrs["unit"] = str(items["L_unit"])
 
 
 # =========================================================================== reading
@@ -431,7 +432,8 @@ def read_leadfield_file(path) -> RegionLeadField:
     if version > FORMAT_VERSION:
         raise FwdModelsError(f"lead-field file '{path}' is of format version {version}, newer "
                              f"than this fwdmodels reads ({FORMAT_VERSION}); upgrade fwdmodels")
-    unit = parse_unit(text("unit"), f"the unit stored in '{path}'")
+    unit = parse_unit(text("L_unit") if "L_unit" in items else text("unit"),
+                      f"the unit stored in '{path}'")
     meta = None
     if "metadata" in items:
         try:
