@@ -272,6 +272,25 @@ def test_cli_forward_leadfield_equals_python_api(setup, tmp_path):
         (d / "labels.npy").read_bytes()).hexdigest()
 
 
+@pytest.mark.parametrize("suffix", [".npz", ".h5", ".mat"])
+def test_outputs_from_a_forward_carry_its_channels(setup, tmp_path, suffix):
+    """A forward solution given straight to fwdmodels meg: the output records the forward's
+    channel names, positions and coil frames, as MNE stores them."""
+    d = setup["dir"]
+    out = tmp_path / f"meg{suffix}"
+    assert cli.main(["meg", str(d / "z.npy"), "-o", str(out), "--dt", "1ms", "--leadfield",
+                     str(d / "both-fwd.fif"), "--parcellation", str(d / "labels.npy"),
+                     "--meg-channels", "mag", "-q"]) == 0
+    raw = fio.to_raw(out)
+    fwd_chs = {c["ch_name"]: c for c in setup["fwd"]["info"]["chs"]}
+    assert raw.ch_names == [n for n in setup["fwd"]["sol"]["row_names"] if n.startswith("MAG")]
+    for ch in raw.info["chs"]:
+        np.testing.assert_array_equal(ch["loc"], fwd_chs[ch["ch_name"]]["loc"])
+        assert ch["coil_type"] == fwd_chs[ch["ch_name"]]["coil_type"]
+    _, info = fio.load(out)
+    assert info["metadata"]["parameters"]["sensors"]["channel_type"] == "mag"
+
+
 def test_cli_raw_fif_round_trips_in_si_units(setup, tmp_path):
     d = setup["dir"]
     done = run("meg", d / "z.npy", "-o", tmp_path / "meg_raw.fif", "--dt", "1ms", "--leadfield",
