@@ -173,7 +173,9 @@ def test_demo_in_fresh_directory(tmp_path):
         assert "no figure" in done.stdout
     else:
         assert (directory / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert elapsed < 60, f"demo took {elapsed:.1f} s"
+    # the first run of an installation compiles the Numba kernels (about 60 s of it on a
+    # 2-core machine, once); a run from the cache takes about 5 s
+    assert elapsed < 150, f"demo took {elapsed:.1f} s"
     again = run("demo", cwd=tmp_path)                 # existing files are not overwritten
     assert again.returncode == 2 and "already exists; pass --force" in again.stderr
 
@@ -315,7 +317,10 @@ def test_interrupted_run_leaves_nothing(tmp_path, sig):
     proc = subprocess.Popen([sys.executable, "-m", "fwdmodels", "bold", str(tmp_path / "long.npy"),
                              "-o", str(tmp_path / "old.h5"), "--force", "--dt", "1ms",
                              "--backend", "numpy", "--chunk-size", "2000", "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a run started in the background inherits an ignored SIGINT
+                            # (as a shell's background job should): restore the default
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not any(p.name.endswith(".fwdmodels-part") for p in tmp_path.iterdir()):
         assert proc.poll() is None, proc.communicate()
