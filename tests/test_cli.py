@@ -314,13 +314,19 @@ def test_interrupted_run_leaves_nothing(tmp_path, sig):
     np.save(tmp_path / "long.npy", z)
     (tmp_path / "old.h5").write_bytes(b"keep me")
     before = sha(tmp_path / "long.npy")
-    proc = subprocess.Popen([sys.executable, "-m", "fwdmodels", "bold", str(tmp_path / "long.npy"),
-                             "-o", str(tmp_path / "old.h5"), "--force", "--dt", "1ms",
-                             "--backend", "numpy", "--chunk-size", "2000", "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            # a run started in the background inherits an ignored SIGINT
-                            # (as a shell's background job should): restore the default
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # A test run started in the background has SIGINT ignored, and a child inherits that (as
+    # a shell's background job should). With a handler in this process instead, the child
+    # starts with the default, as from a terminal; no preexec_fn, which would fork a
+    # multithreaded process.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "fwdmodels", "bold",
+                                 str(tmp_path / "long.npy"), "-o", str(tmp_path / "old.h5"),
+                                 "--force", "--dt", "1ms", "--backend", "numpy",
+                                 "--chunk-size", "2000", "-q"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 120
     while not any(p.name.endswith(".fwdmodels-part") for p in tmp_path.iterdir()):
         assert proc.poll() is None, proc.communicate()
