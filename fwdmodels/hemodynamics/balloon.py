@@ -18,14 +18,14 @@ import numpy as np
 from .._validation import as_float_array, check_dtype, check_finite, check_int, check_option
 from ..errors import FwdModelsError
 from ..units import as_quantity, is_brainunit_quantity, parse_unit, ureg
+from .engine import STATE_NAMES
 from .equations import observe
 from .plan import DEFAULT_METHOD, BOLDPlan, make_plan
 from .steady_state import steady_state_arrays
 
 __all__ = ["BOLDSignal", "simulate_bold", "STATE_NAMES"]
 
-#: The hemodynamic states, in the order of every state array.
-STATE_NAMES = ("x", "f", "v", "q")
+#: Initial states ``init`` accepts.
 INITS = ("rest", "steady", "brainmass")
 _INPUT_DIMENSIONS = ("[]", "1/[time]", "1/[time]**2")
 

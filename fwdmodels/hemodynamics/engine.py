@@ -15,7 +15,8 @@ from .equations import observe, rhs
 from .integrators import METHOD_CODES, TABLEAUX, rk_step
 from .split import integrate_split_numpy
 
-__all__ = ["METHODS", "BACKENDS", "integrate", "integrate_split", "resolve_backend"]
+__all__ = ["METHODS", "BACKENDS", "STATE_NAMES", "integrate", "integrate_split",
+           "resolve_backend"]
 
 #: Integration methods: the split scheme (the default) and the classical fixed-step ones.
 METHODS = ("split", "euler", "heun", "rk4", "reference")
@@ -25,7 +26,9 @@ BACKENDS = ("auto", "numba", "numpy")
 REFERENCE_RTOL = 1e-12
 REFERENCE_ATOL = 1e-14
 
-_STATE_NAMES = ("x", "f", "v", "q")
+#: The four hemodynamic states, in the order of every state array: vasodilatory signal x
+#: (s^-1), normalised inflow f, volume v and deoxyhemoglobin q.
+STATE_NAMES = ("x", "f", "v", "q")
 
 
 def resolve_backend(backend: str) -> str:
@@ -146,7 +149,7 @@ def state_after_failure(z, dt, p, start, t, i, method, backend):
 
 
 def _first_bad(y) -> str:
-    for name, value in zip(_STATE_NAMES, y):
+    for name, value in zip(STATE_NAMES, y):
         if not np.isfinite(value) or (name in ("f", "v") and value <= 0):
             return f"{name} = {float(value)!r}"
     return "a stage of the step left the domain"
