@@ -7,6 +7,7 @@ vectorisation tricks, so that it can be read against the paper it comes from.
 import math
 
 import numpy as np
+from scipy.integrate import solve_ivp
 from scipy.special import lpmv
 
 
@@ -141,6 +142,83 @@ def glover_formula(t, n1=6.0, t1=0.9, n2=12.0, t2=0.9, a2=0.35):
     d1, d2 = n1 * t1, n2 * t2
     return ((t / d1) ** n1 * math.exp(-(t - d1) / t1)
             - a2 * (t / d2) ** n2 * math.exp(-(t - d2) / t2))
+
+
+# ---------------------------------------------------------------------- Balloon-Windkessel model
+# Friston, Mechelli, Turner & Price (2000), NeuroImage 12:466-477 (the hemodynamic model with
+# the Balloon of Buxton et al. 1998); Stephan, Weiskopf, Drysdale, Robinson & Friston (2007),
+# NeuroImage 38:387-401 (the revised BOLD coefficients, eq. 12). H = (kappa, gamma, tau, alpha,
+# rho) as plain floats: kappa, gamma in s^-1, tau in s, alpha and rho (resting oxygen
+# extraction E0) dimensionless.
+
+def balloon_rhs(state, z, H):
+    """(dx, df, dv, dq)/dt of one region, written as published (plain ``**`` powers):
+
+        dx/dt = z - kappa x - gamma (f - 1)             vasodilatory signal
+        df/dt = x                                       inflow
+        tau dv/dt = f - v^(1/alpha)                     volume (outflow v^(1/alpha))
+        tau dq/dt = f E(f)/rho - v^(1/alpha) q/v        deoxyhemoglobin
+        E(f) = 1 - (1 - rho)^(1/f)                      oxygen extraction
+    """
+    kappa, gamma, tau, alpha, rho = H
+    x, f, v, q = state
+    outflow = v ** (1.0 / alpha)
+    extraction = 1.0 - (1.0 - rho) ** (1.0 / f)
+    return [z - kappa * x - gamma * (f - 1.0),
+            x,
+            (f - outflow) / tau,
+            (f * extraction / rho - outflow * q / v) / tau]
+
+
+def bold_coefficients(observation, rho, nu0=None, r0=None, TE=None, epsilon=None):
+    """(k1, k2, k3) of the BOLD equation.
+
+    "classic" (Friston et al. 2000, after Buxton et al. 1998): k1 = 7 rho, k2 = 2,
+    k3 = 2 rho - 0.2. "revised" (Stephan et al. 2007, eq. 12): k1 = 4.3 nu0 rho TE,
+    k2 = epsilon r0 rho TE, k3 = 1 - epsilon (nu0 in Hz, r0 in s^-1, TE in s).
+    """
+    if observation == "classic":
+        return (7.0 * rho, 2.0, 2.0 * rho - 0.2)
+    if observation == "revised":
+        return (4.3 * nu0 * rho * TE, epsilon * r0 * rho * TE, 1.0 - epsilon)
+    raise ValueError(f"unknown observation {observation!r}")
+
+
+def balloon_bold(v, q, V0, k):
+    """BOLD fraction y = V0 (k1 (1 - q) + k2 (1 - q/v) + k3 (1 - v)), k = (k1, k2, k3)."""
+    k1, k2, k3 = k
+    return V0 * (k1 * (1.0 - q) + k2 * (1.0 - q / v) + k3 * (1.0 - v))
+
+
+def balloon_fixed_point(z, H):
+    """(x, f, v, q) at rest under a constant input z > -gamma: every derivative set to 0,
+    x = 0, f = 1 + z/gamma, v = f^alpha, q = v E(f)/rho."""
+    _, gamma, _, alpha, rho = H
+    f = 1.0 + z / gamma
+    v = f ** alpha
+    return 0.0, f, v, v * (1.0 - (1.0 - rho) ** (1.0 / f)) / rho
+
+
+def balloon_states(pieces, times, H, start=(0.0, 1.0, 1.0, 1.0)):
+    """States (4, len(times)) of one region at ``times`` (s, increasing, > 0).
+
+    ``pieces`` lists ``(end, z)``: the input z is held constant from the previous end (0 for
+    the first) to ``end``. Each piece is integrated on its own, so no step straddles a jump
+    of the input, by ``solve_ivp`` (DOP853, rtol 1e-13, atol 1e-15) of :func:`balloon_rhs`.
+    """
+    times = np.asarray(times, dtype=float)
+    y = np.array(start, dtype=float)
+    out, begin = [], 0.0
+    for end, z in pieces:
+        if end <= begin:
+            continue
+        inside = times[(times > begin + 1e-12) & (times <= end + 1e-12)]
+        sol = solve_ivp(lambda t, state, z=z: balloon_rhs(state, z, H), (begin, end), y,
+                        method="DOP853", rtol=1e-13, atol=1e-15, dense_output=True)
+        if inside.size:
+            out.append(sol.sol(inside))
+        y, begin = sol.y[:, -1], end
+    return np.concatenate(out, axis=1)
 
 
 # ---------------------------------------------------------------------- SPM's Balloon model

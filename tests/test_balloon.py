@@ -1,17 +1,18 @@
 """Tests of the Balloon-Windkessel BOLD model: simulate_bold and the BOLDSignal step API.
 
-The oracle is an independent transcription of the equations (``_oracle_rhs``, written with
-plain ``**`` powers) integrated by ``scipy.integrate.solve_ivp`` at tight tolerance over the
-piecewise-constant input.
+The oracle (tests/naive.py) is an independent transcription of the published equations
+(``naive.balloon_rhs``, plain ``**`` powers) integrated by ``scipy.integrate.solve_ivp`` at
+tight tolerance over each piece of the piecewise-constant input (``naive.balloon_states``),
+with the closed-form fixed point and the published BOLD coefficients beside it.
 """
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.integrate import solve_ivp
 
 import fwdmodels
+import naive
 from fwdmodels import BalloonParams, BOLDSignal, simulate_bold, steady_state, ureg
 from fwdmodels.errors import DomainError, FwdModelsError
 from fwdmodels.hemodynamics import PRESETS
@@ -20,37 +21,15 @@ from fwdmodels.hemodynamics._kernels import integrate as numba_integrate  # noqa
 METHODS = ["euler", "heun", "rk4"]
 
 
-def _oracle_rhs(y, z, prm):
-    x, f, v, q = y
-    E = 1 - (1 - prm.rho) ** (1 / f)
-    return [z - prm.kappa * x - prm.gamma * (f - 1),
-            x,
-            (f - v ** (1 / prm.alpha)) / prm.tau,
-            (f * E / prm.rho - v ** (1 / prm.alpha) * q / v) / prm.tau]
+def _H(prm):
+    """The oracle's plain parameters (kappa, gamma, tau, alpha, rho) of a parameter set."""
+    return (prm.kappa, prm.gamma, prm.tau, prm.alpha, prm.rho)
 
 
-def _oracle_bold(v, q, prm):
-    k1, k2, k3 = prm.bold_coefficients()
-    return prm.V0 * (k1 * (1 - q) + k2 * (1 - q / v) + k3 * (1 - v))
-
-
-def _oracle(z_of_t, switch_times, t_grid, prm, y0=(0.0, 1.0, 1.0, 1.0)):
-    """States at ``t_grid`` for a scalar input piecewise constant between ``switch_times``."""
-    edges = [0.0] + list(switch_times) + [t_grid[-1]]
-    y = np.array(y0, dtype=float)
-    out = []
-    for a, b in zip(edges[:-1], edges[1:]):
-        if b <= a:
-            continue
-        zval = z_of_t(a)
-        t_eval = t_grid[(t_grid > a + 1e-12) & (t_grid <= b + 1e-12)]
-        sol = solve_ivp(lambda t, yy, zval=zval: _oracle_rhs(yy, zval, prm), (a, b), y,
-                        method="DOP853",
-                        rtol=1e-13, atol=1e-15, dense_output=True)
-        if t_eval.size:
-            out.append(sol.sol(t_eval))
-        y = sol.y[:, -1]
-    return np.concatenate(out, axis=1)
+def _coefficients(prm):
+    """k1, k2, k3 of the parameter set's observation, from the published formulas."""
+    return naive.bold_coefficients(prm.observation, prm.rho, prm.nu0, prm.r0, prm.TE,
+                                   prm.epsilon)
 
 
 def _boxcar(dt, duration, on=(0.0, 2.0), amplitude=1.0):
@@ -82,16 +61,15 @@ def test_constant_input_converges_to_closed_form_fixed_point(method, preset):
     bold, states = simulate_bold(z, dt, params=preset, method=method, return_states=True)
     prm = BalloonParams.preset(preset)
     # independent closed form: x = 0, f = 1 + z/gamma, v = f**alpha, q = v E(f) / rho
-    f = 1 + zc / prm.gamma
-    v = f ** prm.alpha
-    q = v * (1 - (1 - prm.rho) ** (1 / f)) / prm.rho
+    _, f, v, q = naive.balloon_fixed_point(zc, _H(prm))
     np.testing.assert_allclose(states["x"][-1], 0.0, atol=1e-10)
     np.testing.assert_allclose(states["f"][-1], f, atol=1e-10)
     np.testing.assert_allclose(states["v"][-1], v, atol=1e-10)
     np.testing.assert_allclose(states["q"][-1], q, atol=1e-10)
     fixed = steady_state(zc, preset)
     np.testing.assert_allclose(bold.magnitude[-1], fixed["bold"].magnitude, atol=1e-10)
-    np.testing.assert_allclose(fixed["bold"].magnitude, _oracle_bold(v, q, prm), rtol=1e-12)
+    np.testing.assert_allclose(fixed["bold"].magnitude,
+                               naive.balloon_bold(v, q, prm.V0, _coefficients(prm)), rtol=1e-12)
 
 
 def test_steady_init_is_a_fixed_point():
@@ -114,8 +92,8 @@ def test_rk4_matches_tight_solve_ivp_on_a_boxcar():
     prm = BalloonParams()
     _, states = simulate_bold(z, "1 ms", method="rk4", return_states=True)
     t_grid = (np.arange(z.shape[0]) + 1) * dt
-    ref = _oracle(lambda t: 1.0 if 1.0 - 1e-12 <= t < 3.0 - 1e-12 else 0.0, [1.0, 3.0],
-                  t_grid[99::100], prm)
+    ref = naive.balloon_states([(1.0, 0.0), (3.0, 1.0), (t_grid[-1], 0.0)], t_grid[99::100],
+                               _H(prm))
     got = np.stack([states[k][99::100, 0] for k in "xfvq"])
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9)
 
@@ -126,8 +104,7 @@ def test_reference_method_matches_oracle():
     prm = BalloonParams.preset("spm12")
     _, states = simulate_bold(z, "10 ms", params="spm12", method="reference", return_states=True)
     t_grid = (np.arange(z.shape[0]) + 1) * dt
-    ref = _oracle(lambda t: 0.8 if 0.5 - 1e-12 <= t < 2.0 - 1e-12 else 0.0, [0.5, 2.0],
-                  t_grid, prm)
+    ref = naive.balloon_states([(0.5, 0.0), (2.0, 0.8), (t_grid[-1], 0.0)], t_grid, _H(prm))
     np.testing.assert_allclose(np.stack([states[k][:, 0] for k in "xfvq"]), ref, atol=1e-10)
 
 
@@ -139,7 +116,7 @@ def test_reference_method_matches_oracle():
 def test_observed_convergence_order(method, order, dts):
     prm = BalloonParams()
     duration = 8.0
-    ref = _oracle(lambda t: 1.0 if t < 2.0 - 1e-12 else 0.0, [2.0], np.array([duration]), prm)
+    ref = naive.balloon_states([(2.0, 1.0), (duration, 0.0)], [duration], _H(prm))
     errors = []
     for dt in dts:
         z = _boxcar(dt, duration)

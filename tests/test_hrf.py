@@ -1,10 +1,10 @@
 """Tests of fwdmodels.hemodynamics.hrf: linear views of the hemodynamic response.
 
 Oracles are independent of the code under test: the nonlinear ODE (simulate_bold), the
-closed-form steady state, a finite-difference Jacobian of the model's own right-hand side
+closed-form steady state, a finite-difference Jacobian of the published Balloon equations
 integrated by solve_ivp, direct (non-FFT) convolution, and the published formulas and
-statements for the classical kernels (transcribed in tests/naive.py, SPM12's spm_hrf.m line by
-line among them).
+statements for the classical kernels (all transcribed in tests/naive.py, SPM12's spm_hrf.m
+line by line among them).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import scipy.optimize
 import naive
 from fwdmodels.errors import FwdModelsError
 from fwdmodels.hemodynamics.balloon import simulate_bold
-from fwdmodels.hemodynamics.equations import observe, pack_params, rhs
 from fwdmodels.hemodynamics.hrf import (balloon_kernel, balloon_linear_system, convolve_hrf,
                                         gamma_hrf, glover_hrf, kernel_times, spm_hrf,
                                         spm_hrf_bin_average, volterra_kernel)
@@ -41,8 +40,11 @@ def _trough_time(kernel, dt):
 
 
 def _fd_linearisation(params):
-    """A, C by central differences of the nonlinear rhs / observe at rest (independent)."""
-    p = pack_params(resolve_params(params))
+    """A, C by central differences at rest of the published equations (naive.py)."""
+    p = resolve_params(params)
+    H = (p.kappa, p.gamma, p.tau, p.alpha, p.rho)
+    k = naive.bold_coefficients(p.observation.removesuffix("_linear"), p.rho, p.nu0, p.r0,
+                                p.TE, p.epsilon)
     rest = np.array([0.0, 1.0, 1.0, 1.0])
     h = 1e-6
     A = np.empty((4, 4))
@@ -51,8 +53,10 @@ def _fd_linearisation(params):
         up, down = rest.copy(), rest.copy()
         up[j] += h
         down[j] -= h
-        A[:, j] = (np.array(rhs(*up, 0.0, p)) - np.array(rhs(*down, 0.0, p))) / (2 * h)
-        C[j] = (observe(up[2], up[3], p) - observe(down[2], down[3], p)) / (2 * h)
+        A[:, j] = (np.array(naive.balloon_rhs(up, 0.0, H))
+                   - np.array(naive.balloon_rhs(down, 0.0, H))) / (2 * h)
+        C[j] = (naive.balloon_bold(up[2], up[3], p.V0, k)
+                - naive.balloon_bold(down[2], down[3], p.V0, k)) / (2 * h)
     return A, C
 
 
