@@ -1,4 +1,6 @@
-"""Diagnosis of a BOLD disagreement: fwdmodels recomputed under each known cause."""
+"""BOLD against brainmass: brainmass's own run (:class:`BrainmassBOLD`), its observation
+equation (:func:`brainmass_bold`), and the diagnosis of a disagreement (:func:`diagnose_bold`):
+fwdmodels recomputed under each known cause."""
 
 from __future__ import annotations
 
@@ -10,7 +12,90 @@ import numpy as np
 
 from ..errors import DomainError, FwdModelsError
 from ..units import ureg
-from .report import STATE_NAMES, Diagnosis, Report, Trial, _split, compare
+from ..hemodynamics.engine import STATE_NAMES
+from .report import Diagnosis, Report, Trial, _split, compare
+
+
+# ====================================================================== brainmass's run
+class BrainmassBOLD:
+    """brainmass's ``BOLDSignal`` run over a whole input, as a comparison needs it.
+
+    One object holds one ``brainmass.BOLDSignal`` of ``n_regions`` regions and one compiled
+    run: from brainmass's own start (``init_state()``: x, f, v, q all 1.0), ``update(z[n])``
+    then ``bold()`` at each step, the order of fwdmodels' time convention (row ``n`` at
+    ``t = (n + 1) dt``). brainmass steps with Heun at ``dt`` read as a bare number of
+    seconds; the run is traced and compiled by JAX once per input shape.
+
+    Parameters
+    ----------
+    n_regions : int
+        Number of regions (columns of the input).
+    dt : pint.Quantity or str
+        Time step, with its unit (``"1 ms"``); brainmass gets it in seconds.
+    precision : {64, 32}
+        Floating-point precision of brainmass's run (``brainstate.environ``).
+    states : bool
+        Also return the states x, f, v, q at each step (else the BOLD signal only).
+
+    Calling the object runs it over a ``(T, N)`` input and returns NumPy arrays; ``model`` is
+    the ``brainmass.BOLDSignal`` (for :meth:`~fwdmodels.BalloonParams.from_brainmass`);
+    :meth:`as_input` and :meth:`run` time the compiled run alone::
+
+        runner = BrainmassBOLD(2, "10 ms")
+        out = runner(z)                 # {"bold", "x", "f", "v", "q"}: (T, N) float arrays
+        params = fwdmodels.BalloonParams.from_brainmass(runner.model)
+    """
+
+    def __init__(self, n_regions: int, dt, *, precision: int = 64, states: bool = True):
+        from .._validation import check_int
+        from ..errors import optional_import
+        from ..hemodynamics.plan import read_dt
+
+        feature = "fwdmodels.crossval.BrainmassBOLD"
+        self._brainmass = optional_import("brainmass", "crossval", feature)
+        self._brainstate = optional_import("brainstate", "crossval", feature)
+        self._jax = optional_import("jax", "crossval", feature)
+        self.dt_s = read_dt(dt)
+        if isinstance(precision, bool) or precision not in (64, 32):
+            raise FwdModelsError(f"`precision` must be 64 or 32 (bits); got {precision!r}")
+        self.precision = int(precision)
+        self.states = bool(states)
+        with self._context():
+            self.model = self._brainmass.BOLDSignal(check_int(n_regions, "n_regions", 1))
+        self._compiled = self._brainstate.transform.jit(self._trace)
+
+    def _context(self):
+        return self._brainstate.environ.context(precision=self.precision, dt=self.dt_s)
+
+    def _trace(self, z):
+        model = self.model
+        model.init_state()
+
+        def step(z_t):
+            model.update(z_t)
+            if not self.states:
+                return model.bold()
+            return {"bold": model.bold(), "x": model.x.value, "f": model.f.value,
+                    "v": model.v.value, "q": model.q.value}
+
+        return self._brainstate.transform.for_loop(step, z)
+
+    def as_input(self, z):
+        """``z`` (T, N) as a JAX array of the run's precision."""
+        dtype = self._jax.numpy.float64 if self.precision == 64 else self._jax.numpy.float32
+        with self._context():
+            return self._jax.numpy.asarray(z, dtype=dtype)
+
+    def run(self, z):
+        """The compiled run on a JAX input (:meth:`as_input`), finished: JAX arrays out."""
+        with self._context():
+            return self._jax.block_until_ready(self._compiled(z))
+
+    def __call__(self, z) -> dict:
+        """Run over ``z`` (T, N): ``{"bold": (T, N)}`` and, with ``states``, x, f, v, q."""
+        out = self.run(self.as_input(z))
+        out = out if self.states else {"bold": out}
+        return {k: np.asarray(v) for k, v in out.items()}
 
 
 # ====================================================================== BOLD diagnosis

@@ -37,25 +37,9 @@ def neural_input(seed: int = 0) -> np.ndarray:
 
 def run_brainmass(z: np.ndarray) -> dict:
     """brainmass.BOLDSignal over ``z``: ``update`` then ``bold()`` at each step, in float64."""
-    try:
-        import brainmass
-        import brainstate
-        import jax.numpy as jnp
-    except ImportError:
-        from fwdmodels.errors import MissingDependencyError
-        raise MissingDependencyError("brainmass", "crossval", "the crossval_jax example") \
-            from None
-    with brainstate.environ.context(precision=64, dt=DT_S):
-        model = brainmass.BOLDSignal(z.shape[1])
-        model.init_state()
+    from fwdmodels.crossval.bold import BrainmassBOLD
 
-        def step(z_t):
-            model.update(z_t)
-            return {"bold": model.bold(), "x": model.x.value, "f": model.f.value,
-                    "v": model.v.value, "q": model.q.value}
-
-        out = brainstate.transform.for_loop(step, jnp.asarray(z))
-    return {k: np.asarray(v) for k, v in out.items()}
+    return BrainmassBOLD(z.shape[1], f"{DT_S!r} s", precision=64)(z)
 
 
 def main(outdir=".") -> list[Path]:
