@@ -108,9 +108,9 @@ def _spm_bold(source, z_block, t_on, t_end, dt):
     state, out = np.zeros(4), []
     for z, (a, b) in ((z_block, (0.0, t_on)), (0.0, (t_on, t_end))):
         keep = times[(times > a + 1e-9) & (times < b - 1e-9)]
-        sol = scipy.integrate.solve_ivp(lambda t, y: naive.spm_log_balloon_rhs(y, z, H), (a, b),
-                                        state, t_eval=np.append(keep, b), method="DOP853",
-                                        rtol=1e-11, atol=1e-13)
+        sol = scipy.integrate.solve_ivp(lambda t, y, z=z: naive.spm_log_balloon_rhs(y, z, H),
+                                        (a, b), state, t_eval=np.append(keep, b),
+                                        method="DOP853", rtol=1e-11, atol=1e-13)
         out += [naive.spm_revised_bold(lv, lq, 100 * source["V0"], e0, nu0, r0, te, eps) / 100
                 for lv, lq in zip(sol.y[2], sol.y[3])]   # the points of keep, then b
         state = sol.y[:, -1]

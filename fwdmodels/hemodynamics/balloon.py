@@ -88,7 +88,7 @@ def initial_state(init, params, shape: tuple[int, ...], z_first: np.ndarray | No
     raise FwdModelsError(f"`init` must be 'rest', 'steady' or a dict of x, f, v, q; got {init!r}")
 
 
-def _output(values: np.ndarray, unit, dtype) -> "ureg.Quantity":
+def _output(values: np.ndarray, unit, dtype) -> ureg.Quantity:
     unit = parse_unit(unit, "unit")
     if not unit.dimensionality == ureg.dimensionless.dimensionality:
         raise FwdModelsError(f"`unit` must be dimensionless (e.g. 'dimensionless', 'percent'); "
@@ -225,7 +225,7 @@ class BOLDSignal:
     def _as_rows(self, z, single: bool) -> np.ndarray:
         n = int(np.prod(self.in_size))
         if single:
-            array = read_neural_input(z, "z", tuple(range(0, len(self.in_size) + 1)))
+            array = read_neural_input(z, "z", tuple(range(len(self.in_size) + 1)))
             try:
                 return np.broadcast_to(array, self.in_size).reshape(1, n)
             except ValueError:
