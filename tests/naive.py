@@ -144,6 +144,16 @@ def glover_formula(t, n1=6.0, t1=0.9, n2=12.0, t2=0.9, a2=0.35):
             - a2 * (t / d2) ** n2 * math.exp(-(t - d2) / t2))
 
 
+def boynton_gamma(t, n=3.0, tau=1.25, delta=2.5):
+    """Boynton et al. (1996, eq. 3) HRF at the time t (s): n cascaded leaky integrators,
+    ((t - delta)/tau)^(n-1) exp(-(t - delta)/tau) / (tau (n-1)!) for t > delta, else 0
+    (Gamma(n) for (n-1)! at a non-integer n)."""
+    if t <= delta:
+        return 0.0
+    s = (t - delta) / tau
+    return s ** (n - 1) * math.exp(-s) / (tau * math.gamma(n))
+
+
 # ---------------------------------------------------------------------- Balloon-Windkessel model
 # Friston, Mechelli, Turner & Price (2000), NeuroImage 12:466-477 (the hemodynamic model with
 # the Balloon of Buxton et al. 1998); Stephan, Weiskopf, Drysdale, Robinson & Friston (2007),

@@ -293,6 +293,17 @@ def test_gamma_hrf_peaks_at_delay_plus_shape_minus_one_times_scale():
     assert np.all(delayed[:250] == 0) and delayed[251] > 0
 
 
+def test_gamma_hrf_is_the_bin_average_of_boyntons_formula():
+    # Bin integrals of Boynton et al.'s eq. 3 by quadrature, scaled to unit area.
+    kernel = gamma_hrf("0.5 s", "20 s", shape=3.5, scale="1.1 s", delay="1.2 s").magnitude
+    edges = np.arange(41) * 0.5
+    integrals = np.array([scipy.integrate.quad(naive.boynton_gamma, a, b, args=(3.5, 1.1, 1.2),
+                                               epsabs=1e-14)[0]
+                          for a, b in zip(edges[:-1], edges[1:])])
+    np.testing.assert_allclose(kernel * 0.5, integrals / integrals.sum(), rtol=1e-9,
+                               atol=1e-13)
+
+
 def test_kernel_times():
     t = kernel_times("0.5 s", "3 s")
     assert t.units == ureg.s
