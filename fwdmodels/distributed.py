@@ -3,7 +3,8 @@
 :func:`simulate_bold` and :func:`apply_leadfield` take a ``dask.array`` and return a lazy
 ``dask.array`` of the same numbers as the in-memory functions; nothing is computed until the
 result is (``.compute()``, ``dask.array.store``, or written in parallel to a Zarr store with
-:func:`fwdmodels.io.zarr.write_dask`). They run on the threaded scheduler, on processes, or on
+:func:`fwdmodels.io.zarr.write_dask`), but for the noise level of a lead-field model that has
+none yet (see below). They run on the threaded scheduler, on processes, or on
 a ``dask.distributed`` cluster alike.
 
 BOLD: carried state, not one time chunk
@@ -19,13 +20,19 @@ BOLD: carried state, not one time chunk
     restart at chunk boundaries). Time chunks are rounded up to whole TRs and whole
     hemodynamic steps of the split method, so every TR window and step lies in one chunk.
 
-Lead fields: noise from the seed, whatever the chunks
-    ``y = s L (+ noise, then the reference)`` is computed per time chunk. The noise is
-    drawn in fixed blocks of :data:`NOISE_ROWS` time rows, block ``k`` of batch member ``b``
-    from ``numpy.random.SeedSequence(seed, spawn_key=(b, k))``: a chunk draws the blocks it
-    overlaps. So the noise depends on the seed only, not on the chunking, the scheduler or
-    the order in which tasks run. (It is not the noise of one in-memory call of the model,
-    which draws one stream; noise-free results are that call's numbers.)
+Lead fields: the model's own arithmetic, noise from the seed whatever the chunks
+    Each time chunk is computed by the model's
+    :meth:`~fwdmodels.LeadFieldModel.forward_block` (units, dipole scale, noise at the
+    model's level, then the reference), as a call of the model is. The noise is drawn in
+    fixed blocks of :data:`NOISE_ROWS` time rows, block ``k`` of batch member ``b`` from a
+    generator of ``numpy.random.SeedSequence(seed, spawn_key=(b, k))``, moved to the first
+    row a chunk needs of it. So the noise depends on the seed only, not on the chunking, the
+    scheduler or the order in which tasks run, and each block is the noise an in-memory
+    model draws for those rows from that generator (for a series within one block: a call
+    of a model built with ``rng`` that generator). The level of ``snr_db`` is the model's:
+    stated (``signal_power=``), calibrated (``calibrate()``), set by an earlier call, or
+    else measured once on all of the dask array and kept by the model, as a first call
+    would.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ __all__ = ["simulate_bold", "apply_leadfield", "NOISE_ROWS"]
 
 #: Time rows per noise block of :func:`apply_leadfield` (see the module notes).
 NOISE_ROWS = 4096
+#: Rows of normal numbers drawn at once to move a block's generator to a chunk's first row.
+_SKIP_ROWS = 512
 
 _KERNEL_LOCK = threading.Lock()
 
@@ -247,54 +256,115 @@ def simulate_bold(z, dt, *, params="friston2003", method="split", init="rest", t
 
 
 # --------------------------------------------------------------------------- lead fields
-def _noise_rows(entropy: int, batch: int, t0: int, t1: int, n_times: int, factor, std,
-                n_channels: int, dtype) -> np.ndarray:
-    """Noise rows ``t0:t1`` of one batch member, from whole blocks of NOISE_ROWS rows."""
-    from .leadfield.noise import draw_noise
-
-    parts = []
+def _noise_pieces(entropy: int, batch: int, t0: int, t1: int, n_channels: int):
+    """``(start, stop, generator)`` for each noise block that rows ``t0:t1`` of one batch
+    member overlap, the generator of block ``k`` positioned at row ``start`` of it."""
     for k in range(t0 // NOISE_ROWS, -(-t1 // NOISE_ROWS)):
-        start = k * NOISE_ROWS
-        rows = min(NOISE_ROWS, n_times - start)
+        first = k * NOISE_ROWS
+        start, stop = max(t0, first), min(t1, first + NOISE_ROWS)
         rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(batch, k)))
-        block = draw_noise(rng, (rows, n_channels), factor, std, dtype)
-        parts.append(block[max(t0, start) - start: min(t1, start + rows) - start])
-    return np.concatenate(parts, axis=0)
+        for row in range(first, start, _SKIP_ROWS):          # the block's rows before `start`
+            rng.standard_normal((min(_SKIP_ROWS, start - row), n_channels))
+        yield start, stop, rng
 
 
-def _leadfield_chunk(s, power, *, matrix, factor, reference, noise_factor, snr_db, has_noise,
-                     entropy, n_times, dtype, block_info=None):
-    from .leadfield.noise import snr_noise_scale
-
+def _where(s: np.ndarray, block_info):
+    """``(batch offset, time offset, stop, the block as (b, t, R))`` of a dask block."""
     location = block_info[0]["array-location"]
-    (b0, _), (t0, t1) = location[0] if s.ndim == 3 else (0, 1), location[-2]
     batched = s.ndim == 3
-    s3 = np.asarray(s, dtype=dtype) if batched else np.asarray(s, dtype=dtype)[None]
-    y = s3 @ matrix
-    if y.size and not np.isfinite(y[..., 0].sum()):
+    b0 = location[0][0] if batched else 0
+    t0, t1 = location[-2]
+    s3 = np.asarray(s) if batched else np.asarray(s)[None]
+    if not np.isfinite(s3).all():
         labels = ("batch", "time index", "region") if batched else ("time index", "region")
         offsets = (b0, t0, 0) if batched else (t0, 0)
         raise _nonfinite(s3 if batched else s3[0], offsets, "s", labels)
-    if factor != 1.0:
-        y *= factor
-    if has_noise:
-        std = 1.0 if snr_db is None else snr_noise_scale(float(power), snr_db, noise_factor)
-        for i in range(y.shape[0]):
-            y[i] += _noise_rows(entropy, b0 + i, t0, t1, n_times, noise_factor, std,
-                                y.shape[-1], dtype)
-    if reference is not None:
-        y = y @ reference
+    return b0, t0, t1, s3
+
+
+def _leadfield_chunk(s, *, model, unit, entropy, block_info=None):
+    """One block of :func:`apply_leadfield`: :meth:`~fwdmodels.LeadFieldModel.forward_block`,
+    once for the block without noise, once per batch member and noise block with it."""
+    b0, t0, t1, s3 = _where(s, block_info)
+    batched = s.ndim == 3
+    if not model.has_noise:
+        return model.forward_block(s3 if batched else s3[0], unit=unit,
+                                   offset=(b0 if batched else None, t0))
+    y = np.empty(s3.shape[:-1] + (model.out_size,), dtype=model.dtype)
+    for i in range(s3.shape[0]):
+        for start, stop, rng in _noise_pieces(entropy, b0 + i, t0, t1, model.out_size):
+            rows = slice(start - t0, stop - t0)
+            model.forward_block(s3[i, rows], unit=unit, rng=rng,
+                                offset=(b0 + i if batched else None, start), out=y[i, rows])
     return y if batched else y[0]
 
 
+def _rms_parts(s, *, lead, block_info=None):
+    """``RunningRMS.parts`` of the noise-free signal of one block, shaped (1, …, 1, 3)."""
+    from .leadfield.noise import RunningRMS
+
+    *_, s3 = _where(s, block_info)
+    acc = RunningRMS()
+    acc.add(np.asarray(s3, dtype=np.float64).reshape(-1, s3.shape[-1]) @ lead)
+    return np.reshape(acc.parts, (1,) * (s.ndim - 1) + (3,))
+
+
+def _fix_level(model, s, unit, da) -> None:
+    """Set the noise level of a model without one from the noise-free signal of all of ``s``
+    (one parallel pass, now), as the model's first call would."""
+    from .leadfield.noise import RunningRMS
+
+    lead = model.matrix.astype(np.float64) * (1.0 if unit is None else model.input_factor(unit))
+    chunks = tuple((1,) * len(c) for c in s.chunks[:-1]) + ((3,),)
+    parts = da.map_blocks(_rms_parts, s, lead=lead, chunks=chunks, dtype=np.float64,
+                          meta=np.empty((0,) * s.ndim)).compute()
+    acc = RunningRMS()
+    for scale, ssq, count in parts.reshape(-1, 3):
+        acc.merge(scale, ssq, count)
+    signal_rms, n_samples = acc.value(), int(np.prod(s.shape[:-1]))
+    advice = ("set model.signal_power, or call model.calibrate(series), before "
+              "apply_leadfield")
+    if n_samples < 2:
+        raise FwdModelsError(f"`s` of a single time step cannot set the noise level of "
+                             f"`snr_db`; {advice}; got one sample")
+    if signal_rms == 0.0:
+        raise FwdModelsError(f"`s` is silent (zero signal) and cannot set the noise level of "
+                             f"`snr_db`; {advice}; got a signal power of 0")
+    if not np.isfinite(signal_rms ** 2):
+        raise FwdModelsError(f"`s` gives a noise-free signal of RMS {signal_rms:.3g} "
+                             f"{model.sensor_unit:~}, whose power overflows float64 and "
+                             f"cannot set the noise level of `snr_db`; scale `s` down")
+    model.signal_power = signal_rms ** 2
+
+
+def _split_quantity(s):
+    """``(magnitude, unit or None)`` of a pint or brainunit Quantity, or ``(s, None)``."""
+    import pint
+
+    from .units import from_brainunit, is_brainunit_quantity
+
+    if is_brainunit_quantity(s):
+        s = from_brainunit(s)
+    if isinstance(s, pint.Quantity):
+        return s.magnitude, s.units
+    return s, None
+
+
 def apply_leadfield(model, s, *, seed=None):
-    """A lead-field model applied to a dask array, as a lazy dask array (see the module notes).
+    r"""A lead-field model applied to a dask array, as a lazy dask array (see the module notes).
+
+    Each block is :meth:`~fwdmodels.LeadFieldModel.forward_block`:
+    :math:`y = (c\,s)\,\tilde L + \sigma\,z\,F^\top`, then :math:`y \leftarrow y\,P`, with the
+    model's units, dipole scale, noise level and reference.
 
     Parameters
     ----------
     model : fwdmodels.LeadFieldModel
         An EEG, MEG (or generic) model with a fixed-orientation lead field: its lead field,
-        dipole scale, sensor unit, reference, noise covariance and ``snr_db`` are used.
+        dipole scale, sensor unit, reference, noise covariance, ``snr_db`` and noise level
+        are used. A model with ``snr_db`` whose level is not set yet (no ``signal_power=``,
+        no :meth:`~fwdmodels.LeadFieldModel.calibrate`, no call) has it set here from the
+        whole of ``s``, as its first call would: one pass over ``s``, computed at once.
     s : dask.array.Array or pint.Quantity of one, shape (T, R) or (B, T, R)
         Source activity, time first, chunked over time (and batch) in any way; the region
         axis is made one chunk. A bare array is read in ``model.input_unit`` (nA·m, or the
@@ -310,27 +380,22 @@ def apply_leadfield(model, s, *, seed=None):
         ``(T, M)`` or ``(B, T, M)`` in ``model.sensor_unit`` and ``model.dtype``, chunked like
         ``s`` over batch and time. Noise-free, it equals ``model(s)``: bit for bit when the
         time chunks are whole multiples of 64 rows (the BLAS then computes each row as in
-        one call), otherwise to the last bits. With ``snr_db``, the signal power is that of
-        the whole array (an extra pass over ``s``).
+        one call), otherwise to the last bits. With noise, block ``k`` of batch member ``b``
+        equals ``model.forward_block(s[b, rows], rng=numpy.random.default_rng(
+        numpy.random.SeedSequence(seed, spawn_key=(b, k))))`` on its rows.
     """
-    import pint
-
     dask, da = _dask_array()
     from .leadfield import LeadFieldModel
-    from .units import from_brainunit, is_brainunit_quantity
 
     if not isinstance(model, LeadFieldModel):
         raise FwdModelsError(f"`model` must be a fwdmodels LeadFieldModel (EEG or MEG); got "
                              f"{type(model).__name__}")
-    if model._free:
+    if model.free_orientation:
         raise FwdModelsError("`model` has a free-orientation lead field (R, 3, M); give "
                              "`orientations` when building it to apply it to a dask array")
-    factor = 1.0
-    if is_brainunit_quantity(s):
-        s = from_brainunit(s)
-    if isinstance(s, pint.Quantity):
-        factor = model._input_factor(s.units)
-        s = s.magnitude
+    s, unit = _split_quantity(s)
+    if unit is not None:
+        model.input_factor(unit)                 # a wrong unit is refused now, not in a task
     s = _as_dask(s, "s", da)
     R = model.in_size
     if s.shape[-1] != R:
@@ -338,34 +403,17 @@ def apply_leadfield(model, s, *, seed=None):
                              f"{R}; got shape {s.shape}")
     if len(s.chunks[-1]) > 1:
         s = s.rechunk({s.ndim - 1: -1})
-    has_noise = model._has_noise
     entropy = 0
-    if has_noise:
+    if model.has_noise:
         if seed is None:
             entropy = int(model.rng.integers(2 ** 63))
         elif isinstance(seed, np.random.SeedSequence):
             entropy = seed.entropy
         else:
             entropy = check_int(seed, "seed", 0)
-    matrix = model.matrix
-    dtype = model.dtype
-    if model.snr_db is not None:
-        clean = s.astype(dtype) @ matrix
-        if factor != 1.0:
-            clean = clean * factor
-        power = da.mean(clean * clean, dtype=np.float64)
-    else:
-        power = da.zeros((), dtype=np.float64)
-    M = model.out_size
-    chunks = s.chunks[:-1] + ((M,),)
-    n_times = s.shape[-2]
-    options = dict(matrix=matrix, factor=factor, reference=model._reference,
-                   noise_factor=model._factor, snr_db=model.snr_db, has_noise=has_noise,
-                   entropy=entropy, n_times=n_times, dtype=dtype)
-    return da.map_blocks(_leadfield_chunk_kw, s, power, chunks=chunks, dtype=dtype,
-                         meta=np.empty((0,) * s.ndim, dtype=dtype), options=options)
-
-
-def _leadfield_chunk_kw(s, power, options, block_info=None):
-    # map_blocks reserves the keyword `dtype`: the options travel in one dict
-    return _leadfield_chunk(s, power, block_info=block_info, **options)
+        if model.snr_db is not None and model.signal_power is None:
+            _fix_level(model, s, unit, da)
+    chunks = s.chunks[:-1] + ((model.out_size,),)
+    return da.map_blocks(_leadfield_chunk, s, chunks=chunks, dtype=model.dtype,
+                         meta=np.empty((0,) * s.ndim, dtype=model.dtype), model=model,
+                         unit=unit, entropy=entropy)

@@ -190,3 +190,95 @@ def test_missing_dask_names_the_extra(monkeypatch, neural):
     monkeypatch.setitem(sys.modules, "dask.array", None)
     with pytest.raises(MissingDependencyError, match=r"fwdmodels\[dask\]"):
         fd.simulate_bold(neural, "1 ms")
+
+
+@pytest.mark.parametrize("how", ["signal_power", "calibrate"])
+def test_leadfield_noise_level_is_the_models(sources, how):
+    """The model fixes its noise level once (signal_power= or calibrate()); a dask run uses
+    that level, not one measured on its own array (here 100 times weaker)."""
+    x = np.tile(sources[0], (4, 1))
+    plain = _leadfield("meg")
+    clean = plain(x).magnitude
+    power = np.mean(clean ** 2)
+    if how == "signal_power":
+        model = _leadfield("meg", snr_db=10.0, signal_power=power * ureg.fT ** 2, rng=1)
+    else:
+        model = _leadfield("meg", snr_db=10.0, rng=1)
+        model.calibrate(x)
+    weak = x / 10.0
+    y = fd.apply_leadfield(model, da.from_array(weak, chunks=(1000, 6))).compute()
+    noise = y - clean / 10.0
+    assert np.mean(noise ** 2) == pytest.approx(power / 10.0, rel=0.05)
+    assert model.signal_power.m == pytest.approx(power, rel=1e-12)
+
+
+def _block_rng(seed, b, k):
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b, k)))
+
+
+@pytest.mark.parametrize("noise", [{"snr_db": 5.0},
+                                   {"snr_db": 5.0, "noise_cov": np.diag([1.0, 2, 3, 4])}])
+def test_leadfield_call_apply_and_dask_agree_bit_for_bit(sources, noise):
+    """A call, apply chunk by chunk and a dask run compute their blocks with one method
+    (forward_block): the same numbers, units, dipole scale, reference and noise at a
+    calibrated level included. The series lies within one noise block, so the dask noise is
+    that of a model whose generator is that block's."""
+    x = sources[0] * ureg.uV                         # 1500 rows < NOISE_ROWS; input unit mV
+
+    def model():
+        m = _leadfield("eeg", reference="average", dipole_scale="2 nA*m/mV",
+                       rng=_block_rng(7, 0, 0), **noise)
+        m.calibrate(sources[1] * ureg.uV)
+        return m
+
+    called = model()(x).magnitude
+    applied = model().apply(x, chunk_size=128).magnitude
+    lazy = ureg.Quantity(da.from_array(sources[0], chunks=(256, 6)), "uV")
+    dasked = fd.apply_leadfield(model(), lazy, seed=7).compute()
+    np.testing.assert_array_equal(applied, called)
+    np.testing.assert_array_equal(dasked, called)
+    clean = _leadfield("eeg", reference="average", dipole_scale="2 nA*m/mV")(x).magnitude
+    assert not np.allclose(called, clean)
+
+
+def test_leadfield_dask_noise_block_by_block_as_documented(sources):
+    """Block k of batch member b is forward_block on its rows with the generator of
+    SeedSequence(seed, spawn_key=(b, k)), whatever the chunks."""
+    x = np.tile(sources[0], (6, 1))[:9000]           # noise blocks of 4096, 4096, 808 rows
+    model = _leadfield("meg", snr_db=3.0, signal_power=2.0, rng=0)
+    rows = [slice(k * fd.NOISE_ROWS, (k + 1) * fd.NOISE_ROWS) for k in range(3)]
+    expected = np.concatenate([model.forward_block(x[r], rng=_block_rng(3, 0, k))
+                               for k, r in enumerate(rows)])
+    got = fd.apply_leadfield(model, da.from_array(x, chunks=1024), seed=3).compute()
+    np.testing.assert_array_equal(got, expected)
+    odd = fd.apply_leadfield(model, da.from_array(x, chunks=999), seed=3).compute()
+    np.testing.assert_allclose(odd, expected, rtol=1e-12, atol=1e-12)
+    batch = fd.apply_leadfield(model, da.from_array(sources, chunks=(2, 512, 6)), seed=3)
+    expected = np.stack([model.forward_block(sources[b], rng=_block_rng(3, b, 0))
+                         for b in range(3)])
+    np.testing.assert_array_equal(batch.compute(), expected)
+
+
+def test_leadfield_dask_run_sets_a_missing_level_once(sources):
+    """A model without a level gets one from the whole dask array, as its first call would,
+    and keeps it for later calls."""
+    x = np.tile(sources[0], (4, 1))
+    clean = _leadfield("eeg")(x).magnitude
+    model = _leadfield("eeg", snr_db=10.0, rng=2)
+    y = fd.apply_leadfield(model, da.from_array(x, chunks=(700, 6)))
+    assert model.signal_power.m == pytest.approx(np.mean(clean ** 2), rel=1e-12)
+    assert np.mean((y.compute() - clean) ** 2) == pytest.approx(np.mean(clean ** 2) / 10,
+                                                                 rel=0.05)
+    later = model(x / 10.0).magnitude - clean / 10.0             # the level is kept
+    assert np.mean(later ** 2) == pytest.approx(np.mean(clean ** 2) / 10, rel=0.05)
+    with pytest.raises(FwdModelsError, match=r"`s` is silent \(zero signal\) and cannot set "
+                                             r"the noise level of `snr_db`; set "
+                                             r"model.signal_power"):
+        fd.apply_leadfield(_leadfield("eeg", snr_db=1.0), da.zeros((50, 6), chunks=20))
+    with pytest.raises(FwdModelsError, match=r"`s` of a single time step cannot set"):
+        fd.apply_leadfield(_leadfield("eeg", snr_db=1.0), da.ones((1, 6)))
+    bad = x.copy()
+    bad[1300, 4] = np.nan
+    with pytest.raises(FwdModelsError, match=r"`s` must be finite; found nan at time index "
+                                             r"1300, region 4"):
+        fd.apply_leadfield(_leadfield("eeg", snr_db=1.0), da.from_array(bad, chunks=700))

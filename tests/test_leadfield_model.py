@@ -290,3 +290,65 @@ def test_huge_but_finite_output_is_not_refused():
     model = EEGLeadFieldModel(1, 4, np.ones((1, 4)) * ureg("uV/(nA*m)"), sensor_unit="uV")
     y = model(np.full((3, 1), 1e308)).m
     np.testing.assert_allclose(y, 1e308, rtol=1e-12)
+
+
+# ------------------------------------------------------------ one block: forward_block
+def test_forward_block_is_the_call_with_units_offset_and_out(L):
+    s = np.random.default_rng(20).normal(size=(40, R))
+    model = EEGLeadFieldModel(R, M, L * ureg("V/(nA*m)"), dipole_scale="2 nA*m/mV",
+                              sensor_unit="uV", reference="average")
+    y = model.forward_block(s, unit="uV")
+    assert isinstance(y, np.ndarray)
+    np.testing.assert_array_equal(y, model(s * ureg.uV).m)
+    np.testing.assert_array_equal(model.forward_block(s * ureg.uV), y)
+    assert model.input_factor("uV") == pytest.approx(1e-3, rel=1e-15)
+    out = np.empty((40, M))
+    assert model.forward_block(s, unit=ureg.uV, out=out) is out
+    np.testing.assert_array_equal(out, y)
+    plain = EEGLeadFieldModel(R, M, L * ureg("V/(nA*m)"))
+    target = np.empty((2, 40, M))
+    plain.forward_block(np.stack([s, s]), out=target)
+    np.testing.assert_array_equal(target, plain(np.stack([s, s])).m)
+    bad = s.copy()
+    bad[3, 1] = np.inf
+    with pytest.raises(FwdModelsError, match=r"found inf at batch 2, time index 103, region 1"):
+        model.forward_block(bad, offset=(2, 100))
+    with pytest.raises(FwdModelsError, match=r"`unit` is for a bare array, a Quantity carries "
+                                             r"its own; got a Quantity in µV and unit='mV'"):
+        model.forward_block(s * ureg.uV, unit="mV")
+    with pytest.raises(FwdModelsError, match=r"`x` must be in a unit compatible with mV"):
+        model.forward_block(s, unit="s")
+
+
+def test_forward_block_noise_follows_the_generator_position(L):
+    """Consecutive blocks from one generator draw the noise of one block of all rows; the
+    model's own generator is left alone when another is given."""
+    s = np.random.default_rng(21).normal(size=(300, R))
+    model = MEGLeadFieldModel(R, M, L * ureg("fT/(nA*m)"), snr_db=0.0, signal_power=4.0,
+                              rng=5)
+    whole = model.forward_block(s, rng=np.random.default_rng(9))
+    gen = np.random.default_rng(9)
+    parts = np.concatenate([model.forward_block(s[a:a + 70], rng=gen)
+                            for a in range(0, 300, 70)])
+    np.testing.assert_array_equal(parts, whole)
+    own = MEGLeadFieldModel(R, M, L * ureg("fT/(nA*m)"), snr_db=0.0, signal_power=4.0,
+                            rng=5)
+    np.testing.assert_array_equal(model(s).m, own(s).m)      # rng=5 untouched so far
+    assert np.std(whole - s @ L) == pytest.approx(np.sqrt(4.0), rel=0.05)
+
+
+def test_model_properties_and_signal_power_setter(L):
+    model = EEGLeadFieldModel(R, M, L * ureg("uV/(nA*m)"), sensor_unit="uV", snr_db=10.0,
+                              rng=3)
+    assert model.has_noise and not model.free_orientation and model.signal_power is None
+    model.signal_power = 5.0 * ureg.uV ** 2
+    assert model.signal_power.m == pytest.approx(5.0, rel=1e-15)
+    noise = model(np.zeros((20_000, R))).m
+    assert noise.std() == pytest.approx(np.sqrt(0.5), rel=0.03)
+    free = EEGLeadFieldModel(R, M, np.ones((R, 3, M)) * ureg("uV/(nA*m)"))
+    assert free.free_orientation and not free.has_noise
+    with pytest.raises(FwdModelsError, match=r"`signal_power` is the power `snr_db` refers "
+                                             r"to; the model has snr_db=None"):
+        free.signal_power = 1.0
+    with pytest.raises(FwdModelsError, match=r"`signal_power` must be positive and finite"):
+        model.signal_power = 0.0

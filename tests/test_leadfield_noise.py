@@ -90,3 +90,25 @@ def test_covariance_near_the_float64_limit():
     e = model(np.zeros((20_000, 2))).m
     assert np.all(np.isfinite(e)) and (e / 1e154).var() == pytest.approx(1.0, rel=0.05)
     np.testing.assert_allclose(noise_factor(np.zeros((2, 2))), 0.0)
+
+
+def test_running_rms_merged_from_blocks_equals_one_pass():
+    from fwdmodels.leadfield.noise import RunningRMS
+
+    y = np.random.default_rng(4).normal(size=(1000, 3)) * np.logspace(-3, 3, 1000)[:, None]
+    whole = RunningRMS()
+    whole.add(y)
+    merged = RunningRMS()
+    for part in (y[:10], y[10:10], y[10:700], y[700:]):
+        acc = RunningRMS()
+        acc.add(part)
+        merged.merge(*acc.parts)
+    assert merged.count == y.size
+    assert merged.value() == pytest.approx(np.sqrt(np.mean(y ** 2)), rel=1e-13)
+    assert merged.value() == pytest.approx(whole.value(), rel=1e-13)
+    huge = RunningRMS()
+    for scale in (1e200, 1e300):
+        acc = RunningRMS()
+        acc.add(np.full(4, scale))
+        huge.merge(*acc.parts)
+    assert huge.value() == pytest.approx(1e300 / np.sqrt(2), rel=1e-13)

@@ -2,10 +2,13 @@ r"""Lead-field models: sensor data from source activity, :math:`y = s\,L + e`, t
 
 ``s`` holds the dipole moments of R regions (time first: ``(R,)``, ``(T, R)`` or ``(B, T, R)``),
 ``L`` is the ``(R, M)`` lead field (rows regions, columns sensors), ``e`` optional Gaussian
-sensor noise, and the reference (EEG) is applied last, as in a recording.
+sensor noise, and the reference (EEG) is applied last, as in a recording. Every path (a call,
+:meth:`~LeadFieldModel.apply` chunk by chunk, :func:`fwdmodels.distributed.apply_leadfield`)
+computes its blocks with one method, :meth:`~LeadFieldModel.forward_block`.
 
 Units are resolved once, at construction: the lead field, the dipole scale and the sensor unit
-are folded into one float matrix, so that a call is a BLAS matmul plus a pint wrapper.
+are folded into one float matrix (:mod:`fwdmodels.leadfield._fold`), so that a call is a BLAS
+matmul plus a pint wrapper.
 
 Inputs, and how a bare array is read
 ------------------------------------
@@ -21,47 +24,41 @@ The noise power is ``P_s / 10^(snr_db/10)`` for one signal power ``P_s`` fixed o
 model, so that the noise does not depend on how a series is cut into calls (one time step at
 a time, chunks, or the whole series give the same noise statistics):
 
-* ``signal_power=`` states ``P_s`` (in ``sensor_unit``²) at construction; or
+* ``signal_power=`` states ``P_s`` (in ``sensor_unit``²) at construction, or setting
+  ``model.signal_power`` states it later; or
 * ``model.calibrate(x)`` measures it on a representative series ``x``; or
-* otherwise the first call (or :meth:`~LeadFieldModel.apply`) measures it on its own input,
-  all of it, and it is kept for every later call. A first call of a single time step, or of
-  a silent input, is refused: it cannot set a level for the series.
+* otherwise the first call (or :meth:`~LeadFieldModel.apply`, or a dask run) measures it on
+  its own input, all of it, and it is kept for every later call. A first call of a single
+  time step, or of a silent input, is refused: it cannot set a level for the series.
 
 ``P_s`` is the mean over channels and samples of the noise-free signal squared, before any
 reference; it is readable as ``model.signal_power``.
+
+The noise itself
+----------------
+A block of ``T`` time steps draws the next ``T·M`` standard normal numbers of the model's
+generator (``rng``), row by row, so consecutive calls draw the noise of one call on the whole
+series. :meth:`~LeadFieldModel.forward_block` takes another generator for one block; dask runs
+use that to draw each block of time rows from a generator of its own (see
+:mod:`fwdmodels.distributed`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pint
 
-from .._validation import as_float_array, check_dtype, check_finite, check_int
+from .._validation import check_dtype, check_int
 from ..errors import FwdModelsError
 from ..units import from_brainunit, is_brainunit_quantity, parse_unit, ureg
-from ._inputs import raise_nonfinite, read_dipole_scale, read_power
+from ._fold import fold_matrix, input_unit_for, read_lead_field, sensor_unit_for
+from ._inputs import is_quantity, raise_nonfinite, read_power
 from .noise import (RunningRMS, check_snr_db, draw_noise, make_rng, noise_factor,
                     read_noise_cov, rms, series_rms, snr_noise_std)
 from .reference import reference_matrix
 
 __all__ = ["LeadFieldModel", "EEGLeadFieldModel", "MEGLeadFieldModel"]
 
-_DIPOLE = "[current] * [length]"
-#: Unit of a bare dipole-moment input (a string: pint is loaded on first use).
-_NA_M = "nA * m"
 _DEFAULT_CHUNK = 65536
-
-
-def _is_quantity(x) -> bool:
-    return isinstance(x, pint.Quantity) or is_brainunit_quantity(x)
-
-
-def _denominator(unit: pint.Unit) -> pint.Unit:
-    """The part of ``unit`` with negative exponents, inverted (``nA·m/mV`` → ``mV``)."""
-    parts = [(name, -power) for name, power in unit._units.items() if power < 0]
-    if not parts:
-        return ureg.dimensionless
-    return ureg.Unit(" * ".join(f"{name} ** {p}" for name, p in parts))
 
 
 class LeadFieldModel:
@@ -106,11 +103,12 @@ class LeadFieldModel:
     ``model(x)`` maps ``(R,)``, ``(T, R)``, ``(B, T, R)`` (or ``(…, R, 3)`` with a free
     orientation) to ``(M,)``, ``(T, M)``, ``(B, T, M)``, a Quantity in ``sensor_unit``. A bare
     input is read in nA·m, or in the unit of the denominator of ``dipole_scale`` when one is
-    set (mV for ``nA·m/mV``). :meth:`apply` processes long series chunk by chunk into ``out``.
+    set (mV for ``nA·m/mV``). :meth:`apply` processes long series chunk by chunk into ``out``;
+    both compute each block with :meth:`forward_block`.
     """
 
     modality = "other"
-    _allowed: tuple = ()          # (L dimension per A·m, default output unit) pairs
+    _allowed: tuple = ()          # (L dimension per A·m, default output unit, example) triples
 
     def __init__(self, in_size, out_size, L, *, dipole_scale=None, sensor_unit=None,
                  reference=None, noise_cov=None, snr_db=None, signal_power=None, rng=None,
@@ -118,52 +116,23 @@ class LeadFieldModel:
         self.in_size = check_int(in_size, "in_size", 1)
         self.out_size = check_int(out_size, "out_size", 1)
         self.dtype = check_dtype(dtype)
-        L_q = self._read_L(L)
+        L_q = read_lead_field(L, self.in_size, self.out_size, self._allowed)
         self._free = L_q.ndim == 3 and orientations is None
-        lead_unit = L_q.units * ureg.Unit("A*m")                        # the sensor dimension
-        self.sensor_unit = self._resolve_sensor_unit(sensor_unit, lead_unit, L_q)
-        # Input unit: nA·m, or the denominator of the dipole scale.
-        if dipole_scale is None:
-            self.dipole_scale = None
-            self.input_unit = ureg.Unit(_NA_M)
-            to_dipole = ureg.Quantity(1.0, _NA_M).to("A*m").magnitude
-        else:
-            scale = read_dipole_scale(dipole_scale)
-            self.dipole_scale = scale
-            self.input_unit = _denominator(scale.units)
-            per_input = (scale * (1.0 * self.input_unit)).to_base_units()
-            if not per_input.check(_DIPOLE):
-                raise FwdModelsError(
-                    f"`dipole_scale` must convert the input to a dipole moment (a unit such as "
-                    f"nA*m/mV); got {scale:~}, which times {self.input_unit:~} gives "
-                    f"{per_input.units:~}, not A*m")
-            to_dipole = float((scale * (1.0 * self.input_unit)).to("A*m").magnitude)
-        L_si = np.asarray(L_q.to_base_units().magnitude, dtype=float)
-        out_si = float((1.0 * self.sensor_unit).to_base_units().magnitude)
-        with np.errstate(over="ignore"):
-            matrix = L_si * (to_dipole / out_si)
-        if L_q.ndim == 3:
-            if orientations is not None:
-                from ._inputs import read_orientations
-                ori = read_orientations(orientations, "orientations", self.in_size)
-                matrix = np.einsum("rkm,rk->rm", matrix, ori)
-            else:
-                matrix = matrix.reshape(3 * self.in_size, self.out_size)
-        check_finite(L_si, "L", ("region", "sensor") if L_si.ndim == 2 else
-                     ("region", "component", "sensor"))
-        if not np.all(np.isfinite(matrix)):
-            raise FwdModelsError(
-                f"`L` converted to {self.sensor_unit:~} per {self.input_unit:~} of input "
-                f"overflows float64 (L up to {np.abs(L_si).max():.3g} in SI, times "
-                f"{to_dipole / out_si:.3g} from `dipole_scale` and `sensor_unit`); got "
-                f"dipole_scale={self.dipole_scale!r}, sensor_unit={self.sensor_unit:~}")
+        self.sensor_unit = sensor_unit_for(sensor_unit, L_q, self._allowed)
+        self.dipole_scale, self.input_unit, to_dipole = input_unit_for(dipole_scale)
+        matrix = fold_matrix(L_q, to_dipole, self.sensor_unit, self.input_unit,
+                             self.dipole_scale, orientations)
         self.L = L_q
         self._matrix = np.ascontiguousarray(matrix, dtype=self.dtype)
         self._reference = reference_matrix(reference, self.out_size, self.modality)
         if self._reference is not None:
             self._reference = self._reference.astype(self.dtype)
         self.reference = reference
-        self._factor = None
+        self._factor_cache: dict = {}
+        self._init_noise(noise_cov, snr_db, signal_power, rng)
+
+    def _init_noise(self, noise_cov, snr_db, signal_power, rng) -> None:
+        self._factor = None                # F with F Fᵀ = noise_cov (None: white)
         self.noise_cov = None
         if noise_cov is not None:
             cov = read_noise_cov(noise_cov, self.out_size, self.sensor_unit)
@@ -171,8 +140,6 @@ class LeadFieldModel:
             self._factor = noise_factor(cov)
         self.snr_db = check_snr_db(snr_db)
         self.rng = make_rng(rng)
-        self._has_noise = noise_cov is not None or snr_db is not None
-        self._factor_cache: dict = {}
         self._noise_std = 1.0              # multiplier of the unit noise (set by the level)
         self._signal_rms = None
         if signal_power is not None:
@@ -182,85 +149,65 @@ class LeadFieldModel:
                                      f"snr_db=None")
             self._set_level(read_power(signal_power, self.sensor_unit), "`signal_power`")
 
-    # ---------------------------------------------------------------- construction helpers
-    def _read_L(self, L) -> pint.Quantity:
-        if is_brainunit_quantity(L):
-            L = from_brainunit(L)
-        if not isinstance(L, pint.Quantity):
-            arr = np.shape(L) if hasattr(L, "shape") else type(L).__name__
-            example = self._allowed[0][2] if self._allowed else "V/(nA*m)"
-            raise FwdModelsError(
-                f"`L` must carry a unit (no unit is guessed); got a bare array of shape {arr}. "
-                f"Attach one, e.g. `L * fwdmodels.ureg('{example}')`")
-        L = ureg.Quantity(as_float_array(L.magnitude, "L", (2, 3)), L.units)
-        r, m = self.in_size, self.out_size
-        shape = L.shape
-        if L.ndim == 2 and shape != (r, m):
-            if shape == (m, r):
-                raise FwdModelsError(
-                    f"`L` must have shape (in_size, out_size) = ({r}, {m}), rows regions and "
-                    f"columns sensors; got shape {shape}, the transposed (M, R) layout (as "
-                    f"MNE-Python stores it): pass `L.T`")
-            raise FwdModelsError(f"`L` must have shape (in_size, out_size) = ({r}, {m}); got "
-                                 f"shape {shape}")
-        if L.ndim == 3 and shape != (r, 3, m):
-            raise FwdModelsError(f"`L` with free orientation must have shape (in_size, 3, "
-                                 f"out_size) = ({r}, 3, {m}); got shape {shape}")
-        if self._allowed and not any(L.check(dim) for dim, _, _ in self._allowed):
-            wanted = " or ".join(ex for _, _, ex in self._allowed)
-            raise FwdModelsError(f"`L` must be in a unit compatible with {wanted}; got "
-                                 f"{L.units:~}")
-        return L
+    # ---------------------------------------------------------------- what the model is
+    @property
+    def matrix(self) -> np.ndarray:
+        """The folded float matrix: input magnitude (in ``input_unit``) to ``sensor_unit``."""
+        return self._matrix
 
-    def _resolve_sensor_unit(self, sensor_unit, lead_unit, L_q) -> pint.Unit:
-        default = None
-        for dim, unit, _ in self._allowed:
-            if L_q.check(dim):
-                default = ureg.Unit(unit)
-        if sensor_unit is None:
-            if default is not None:
-                return default
-            return (1.0 * lead_unit).to_reduced_units().units
-        unit = parse_unit(sensor_unit, "sensor_unit")
-        if (1.0 * unit).dimensionality != (1.0 * lead_unit).dimensionality:
-            raise FwdModelsError(f"`sensor_unit` must be compatible with the lead field's "
-                                 f"{L_q.units:~} times A*m; got {unit:~}")
-        return unit
+    @property
+    def free_orientation(self) -> bool:
+        """Whether the model takes three-component dipoles ``(…, R, 3)`` (free ``L``, no
+        ``orientations``)."""
+        return self._free
+
+    @property
+    def has_noise(self) -> bool:
+        """Whether the output carries noise (``noise_cov`` or ``snr_db`` given)."""
+        return self.noise_cov is not None or self.snr_db is not None
 
     # ---------------------------------------------------------------- input
-    def _input_factor(self, units) -> float:
-        """Multiplier from ``units`` to the model's input unit (cached per unit)."""
-        factor = self._factor_cache.get(units)
+    def input_factor(self, unit) -> float:
+        """The number ``c`` with ``x`` in ``input_unit`` = ``c`` · ``x`` in ``unit``.
+
+        ``unit`` is a pint Unit, a brainunit unit or a string; a unit of another dimension is
+        refused, naming ``x``. Cached per unit.
+        """
+        factor = self._factor_cache.get(unit)
         if factor is None:
-            q = 1.0 * units
+            parsed = parse_unit(unit, "unit")
+            q = 1.0 * parsed
             if q.dimensionality != (1.0 * self.input_unit).dimensionality:
                 if self.dipole_scale is None:
                     rule = "a dipole moment (a unit compatible with nA*m)"
                 else:
                     rule = (f"in a unit compatible with {self.input_unit:~}, so that times "
                             f"dipole_scale ({self.dipole_scale:~}) it gives A*m")
-                raise FwdModelsError(f"`x` must be {rule}; got unit {units:~}")
+                raise FwdModelsError(f"`x` must be {rule}; got unit {parsed:~}")
             factor = float(q.to(self.input_unit).magnitude)
-            self._factor_cache[units] = factor
+            self._factor_cache[unit] = factor
         return factor
 
-    def _strip_units(self, x):
-        """Return (magnitude, factor from its unit to the model's input unit)."""
-        if not _is_quantity(x):
-            return x, 1.0
+    def _split_unit(self, x, unit=None):
+        """``(magnitude, unit or None)``: a Quantity's own unit, or ``unit`` for a bare array."""
+        if not is_quantity(x):
+            return x, unit
         if is_brainunit_quantity(x):
             x = from_brainunit(x)
-        return x.magnitude, self._input_factor(x.units)
+        if unit is not None:
+            raise FwdModelsError(f"`unit` is for a bare array, a Quantity carries its own; "
+                                 f"got a Quantity in {x.units:~} and unit={unit!r}")
+        return x.magnitude, x.units
 
-    def _read_input(self, x):
-        """Return (array in the input unit's magnitude, factor to apply to the output)."""
-        x, factor = self._strip_units(x)
+    def _read_input(self, x, unit=None):
+        """Return (array of the model's dtype, factor from its unit to ``input_unit``)."""
+        x, unit = self._split_unit(x, unit)
         s = np.asarray(x)
         if s.dtype != self.dtype:
             if s.dtype.kind not in "biuf":
                 raise FwdModelsError(f"`x` must hold real numbers; got dtype {s.dtype}")
             s = s.astype(self.dtype)
-        return s, factor
+        return s, (1.0 if unit is None else self.input_factor(unit))
 
     def _check_shape(self, s: np.ndarray) -> np.ndarray:
         r = self.in_size
@@ -289,11 +236,22 @@ class LeadFieldModel:
     # ---------------------------------------------------------------- the noise level
     @property
     def signal_power(self):
-        """The signal power ``snr_db`` refers to, in ``sensor_unit``² (None before it is set)."""
+        """The signal power ``snr_db`` refers to, in ``sensor_unit``² (None before it is set).
+
+        Setting it (a Quantity, or a number read in ``sensor_unit``²) fixes the noise level
+        from then on, as ``signal_power=`` does at construction.
+        """
         if self._signal_rms is None:
             return None
         with np.errstate(over="ignore"):
             return ureg.Quantity(self._signal_rms ** 2, self.sensor_unit ** 2)
+
+    @signal_power.setter
+    def signal_power(self, value) -> None:
+        if self.snr_db is None:
+            raise FwdModelsError(f"`signal_power` is the power `snr_db` refers to; the model "
+                                 f"has snr_db=None; got signal_power={value!r}")
+        self._set_level(read_power(value, self.sensor_unit), "`signal_power`")
 
     def _set_level(self, signal_rms: float, source: str) -> None:
         std = snr_noise_std(signal_rms, self.snr_db, self._factor)
@@ -346,14 +304,17 @@ class LeadFieldModel:
                 n_rows += rows.shape[0]
             value, n_samples = acc.value(), n_rows
         else:
-            xb, factor, _ = self._series(x)
-            value, n_samples = self._series_rms(xb, factor, chunk), xb.shape[0] * xb.shape[1]
+            xb, unit, _ = self._series(x)
+            value = self._series_rms(xb, unit, chunk)
+            n_samples = xb.shape[0] * xb.shape[1]
         self._calibrate_from(value, n_samples, "calibrate")
         return self.signal_power
 
     def _series(self, x):
-        """``(x as (B, T, …), factor, batched)`` for :meth:`apply` and :meth:`calibrate`."""
-        x, factor = self._strip_units(x)       # a memory map stays one: no np.asarray here
+        """``(x as (B, T, …), its unit or None, batched)`` for :meth:`apply`, :meth:`calibrate`."""
+        x, unit = self._split_unit(x)          # a memory map stays one: no np.asarray here
+        if unit is not None:
+            self.input_factor(unit)            # a wrong unit is refused before any work
         if not hasattr(x, "shape"):
             x = np.asarray(x)
         free = 1 if not self._free else 2
@@ -361,10 +322,12 @@ class LeadFieldModel:
             raise FwdModelsError(f"`x` must be (T, R) or (B, T, R) for `apply`; got shape "
                                  f"{x.shape}")
         batched = x.ndim - free == 2
-        return (x if batched else x[None]), factor, batched
+        return (x if batched else x[None]), unit, batched
 
-    def _series_rms(self, xb, factor: float, chunk: int) -> float:
+    def _series_rms(self, xb, unit, chunk: int) -> float:
         """RMS of the noise-free signal of ``xb`` (B, T, …), read ``chunk`` steps at a time."""
+        factor = 1.0 if unit is None else self.input_factor(unit)
+
         def chunks():
             for b in range(xb.shape[0]):
                 for t0 in range(0, xb.shape[1], chunk):
@@ -374,8 +337,75 @@ class LeadFieldModel:
                     yield s
         return series_rms(chunks, self._matrix.astype(np.float64) * factor)
 
-    def _noise(self, shape):
-        return draw_noise(self.rng, shape, self._factor, self._noise_std, self.dtype)
+    # ---------------------------------------------------------------- the computation
+    def forward_block(self, x, *, unit=None, rng=None, offset=(None, 0), out=None):
+        r"""Sensor output of one block of source activity: the model's arithmetic, written once.
+
+        .. math::
+
+            y = (c\,x)\,\tilde L + \sigma\, z\, F^\top, \qquad y \leftarrow y\,P
+
+        * :math:`x`: the block, ``(R,)``, ``(T, R)`` or ``(B, T, R)`` (``(…, R, 3)`` for a free
+          orientation); :math:`c` = :meth:`input_factor` of its unit (1 for a bare block
+          without ``unit``: it is then in ``input_unit``).
+        * :math:`\tilde L` = :attr:`matrix`, the lead field with the dipole scale and the
+          sensor unit folded in (:math:`L_\mathrm{SI}\,d/u`), so that :math:`y` is in
+          ``sensor_unit``.
+        * :math:`z`: the next ``(…, T, M)`` standard normal numbers of ``rng``, row by row;
+          :math:`F` with :math:`F F^\top` = ``noise_cov`` (the identity for white noise);
+          :math:`\sigma` the level: 1 with ``noise_cov`` alone, and with ``snr_db``
+          :math:`\sigma = \sqrt{P_s\,10^{-\mathrm{snr}/10} / (\mathrm{tr}(F F^\top)/M)}`. With
+          ``snr_db`` and no level set yet, this block sets :math:`P_s` (the first-call rule of
+          the module notes). No noise term without ``noise_cov`` and ``snr_db``.
+        * :math:`P`: the reference matrix (:mod:`fwdmodels.leadfield.reference`), if any.
+
+        Parameters
+        ----------
+        x : array_like or Quantity
+            The block of source activity; a bare array is read in ``unit``.
+        unit : pint.Unit or str, optional
+            Unit of a bare ``x`` (default ``input_unit``); not with a Quantity.
+        rng : numpy.random.Generator, optional
+            Source of the noise, read from its current position (default ``self.rng``). A
+            block consumes its own size of standard normals, so consecutive blocks of one
+            series drawn from one generator carry the noise of one call on the whole series.
+        offset : (int or None, int)
+            (batch, first time index) of the block within a longer series, for the indices
+            named in an error.
+        out : numpy.ndarray, optional
+            Destination of the output's shape and the model's dtype.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(M,)``, ``(T, M)`` or ``(B, T, M)`` in ``sensor_unit`` and the model's dtype
+            (``out`` when given).
+        """
+        s, factor = self._read_input(x, unit)
+        s = self._check_shape(s)
+        noisy = self.has_noise
+        with np.errstate(over="ignore", invalid="ignore"):
+            if out is not None and out.flags.c_contiguous and factor == 1.0 and not noisy \
+                    and self._reference is None:
+                np.matmul(s, self._matrix, out=out)            # straight into `out`
+                self._check_output(s, out, offset)
+                return out
+            y = s @ self._matrix
+            if factor != 1.0:
+                y *= factor
+            if noisy:
+                if self.snr_db is not None and self._signal_rms is None:
+                    self._check_output(s, y, offset)
+                    self._calibrate_from(rms(y), y.size // self.out_size, "the first call")
+                y += draw_noise(self.rng if rng is None else make_rng(rng), y.shape,
+                                self._factor, self._noise_std, self.dtype)
+            if self._reference is not None:
+                y = y @ self._reference
+        self._check_output(s, y, offset)
+        if out is None:
+            return y
+        out[...] = y
+        return out
 
     def __call__(self, x, *, out=None, chunk_size=None):
         """Sensor data for ``x`` (see the class notes), a Quantity in ``sensor_unit``.
@@ -384,21 +414,7 @@ class LeadFieldModel:
         """
         if out is not None or chunk_size is not None:
             return self.apply(x, out=out, chunk_size=chunk_size or _DEFAULT_CHUNK)
-        s, factor = self._read_input(x)
-        s = self._check_shape(s)
-        with np.errstate(over="ignore", invalid="ignore"):
-            y = s @ self._matrix
-            if factor != 1.0:
-                y *= factor
-            if self._has_noise:
-                if self.snr_db is not None and self._signal_rms is None:
-                    self._check_output(s, y)
-                    self._calibrate_from(rms(y), y.size // self.out_size, "the first call")
-                y += self._noise(y.shape)
-            if self._reference is not None:
-                y = y @ self._reference
-        self._check_output(s, y)
-        return ureg.Quantity(y, self.sensor_unit)
+        return ureg.Quantity(self.forward_block(x), self.sensor_unit)
 
     def apply(self, x, out=None, chunk_size=_DEFAULT_CHUNK):
         """Apply the model to a long series chunk by chunk, writing into ``out``.
@@ -416,12 +432,13 @@ class LeadFieldModel:
 
         Returns
         -------
-        pint.Quantity wrapping ``out``. The noise is the same as one call on the whole series
-        with the same generator state; with ``snr_db`` the signal power is that of the whole
-        series (from the Gram matrix of ``x``, one extra pass over the input).
+        pint.Quantity wrapping ``out``. Each chunk is one :meth:`forward_block`, so the noise
+        is the same as one call on the whole series with the same generator state; with
+        ``snr_db`` the signal power is that of the whole series (from the Gram matrix of
+        ``x``, one extra pass over the input).
         """
         chunk = check_int(chunk_size, "chunk_size", 1)
-        xb, factor, batched = self._series(x)
+        xb, unit, batched = self._series(x)
         n_batch, n_time = xb.shape[0], xb.shape[1]
         shape = (n_batch, n_time, self.out_size) if batched else (n_time, self.out_size)
         if out is None:
@@ -433,33 +450,14 @@ class LeadFieldModel:
                 f" and dtype {getattr(out, 'dtype', None)}")
         ob = out if batched else out[None]
         if self.snr_db is not None and self._signal_rms is None:
-            self._calibrate_from(self._series_rms(xb, factor, chunk), n_batch * n_time,
+            self._calibrate_from(self._series_rms(xb, unit, chunk), n_batch * n_time,
                                  "the first call")
-        plain = factor == 1.0 and not self._has_noise and self._reference is None
         for b in range(n_batch):
             for t0 in range(0, n_time, chunk):
-                s = self._check_shape(np.asarray(xb[b, t0:t0 + chunk], dtype=self.dtype))
-                target = ob[b, t0:t0 + chunk]
-                with np.errstate(over="ignore", invalid="ignore"):
-                    if plain and target.flags.c_contiguous:
-                        np.matmul(s, self._matrix, out=target)     # straight into `out`
-                        self._check_output(s, target, (b, t0) if batched else (None, t0))
-                        continue
-                    y = s @ self._matrix
-                    if factor != 1.0:
-                        y *= factor
-                    if self._has_noise:
-                        y += self._noise(y.shape)
-                    if self._reference is not None:
-                        y = y @ self._reference
-                self._check_output(s, y, (b, t0) if batched else (None, t0))
-                ob[b, t0:t0 + chunk] = y
+                self.forward_block(np.asarray(xb[b, t0:t0 + chunk]), unit=unit,
+                                   offset=(b if batched else None, t0),
+                                   out=ob[b, t0:t0 + chunk])
         return ureg.Quantity(out, self.sensor_unit)
-
-    @property
-    def matrix(self) -> np.ndarray:
-        """The folded float matrix: input magnitude (in ``input_unit``) to ``sensor_unit``."""
-        return self._matrix
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(in_size={self.in_size}, out_size={self.out_size}, "

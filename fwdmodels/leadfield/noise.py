@@ -63,6 +63,20 @@ class RunningRMS:
         if self.scale > 0.0:
             self.ssq += float(np.sum(np.square(y / self.scale)))
 
+    @property
+    def parts(self) -> tuple:
+        """``(scale, ssq, count)``: what :meth:`merge` of another accumulator takes."""
+        return self.scale, self.ssq, self.count
+
+    def merge(self, scale: float, ssq: float, count: int) -> None:
+        """Add the values summed by another accumulator, given as its :attr:`parts` (blocks
+        summed in parallel, then merged)."""
+        self.count += int(count)
+        if scale > self.scale:
+            self.ssq, self.scale = self.ssq * (self.scale / scale) ** 2, float(scale)
+        if self.scale > 0.0:
+            self.ssq += float(ssq) * (scale / self.scale) ** 2
+
     def value(self) -> float:
         if self.count == 0 or self.scale == 0.0:
             return 0.0
