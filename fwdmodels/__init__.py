@@ -15,6 +15,24 @@ from . import crossval, datasets, io, leadfield, pipeline
 from .leadfield import EEGLeadFieldModel, LeadFieldModel, MEGLeadFieldModel
 from .units import ureg
 
+#: Submodules loaded on first access (PEP 562), so that ``import fwdmodels`` stays light:
+#: ``fwdmodels.distributed`` (dask) and ``fwdmodels.plotting`` (matplotlib) import their
+#: extras only inside the functions that need them.
+_LAZY_SUBMODULES = ("distributed", "plotting")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")   # binds fwdmodels.<name> too
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+
+
 __all__ = [
     "__version__",
     "ureg",
@@ -33,4 +51,6 @@ __all__ = [
     "io",
     "leadfield",
     "pipeline",
+    "distributed",
+    "plotting",
 ]
