@@ -107,8 +107,9 @@ def _nonfinite(block: np.ndarray, offsets, name: str, labels) -> FwdModelsError:
     return FwdModelsError(f"`{name}` must be finite; found {float(block[index])!r} at {where}")
 
 
-def _time_chunks(chunks: tuple, grain: int) -> tuple | None:
-    """Time chunks with every one but the last a whole multiple of ``grain`` (None: as is)."""
+def _time_chunks(chunks: tuple, grain: int) -> int | None:
+    """A time chunk size, a whole multiple of ``grain``, when ``chunks`` (all but the last)
+    are not already whole multiples of it; None when they are."""
     if all(c % grain == 0 for c in chunks[:-1]):
         return None
     size = -(-max(chunks) // grain) * grain
@@ -212,7 +213,6 @@ def simulate_bold(z, dt, *, params="friston2003", method="split", init="rest", t
     T, N = z.shape[-2], z.shape[-1]
     init_full = (B, N) if batched else (N,)
     _init_for(init, init_full, Ellipsis)              # checks a dict init now
-    p_all, hold_all = plan.packed(init_full), plan.hold(init_full)
     steps = plan.tr_steps
     if steps is not None and T < steps:
         raise FwdModelsError(f"`z` holds {T} steps ({T * plan.dt:g} s), shorter than one TR "
@@ -221,24 +221,33 @@ def simulate_bold(z, dt, *, params="friston2003", method="split", init="rest", t
     size = _time_chunks(z.chunks[time_axis], plan.piece)
     if size is not None:
         z = z.rechunk({time_axis: size})
-
-    def out_rows(n: int) -> int:
-        return n // steps if steps is not None else n
-
-    blocks = z.to_delayed()
-    advance = dask.delayed(_bold_chunk, pure=True, nout=2)
-    t_chunks = z.chunks[time_axis]
-    t_starts = np.concatenate([[0], np.cumsum(t_chunks)])[:-1]
-    n_starts = np.concatenate([[0], np.cumsum(z.chunks[-1])])[:-1]
-    b_chunks = z.chunks[0] if batched else (1,)
-    b_starts = np.concatenate([[0], np.cumsum(b_chunks)])[:-1]
     options = dict(plan=plan, init=init, init_full=init_full, batched=batched, unit=unit,
                    dtype=dtype)
+    grid = _bold_grid(z, options, dask, da)
+    return da.block(grid.tolist() if batched else grid[0].tolist())
+
+
+def _starts(chunks) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(chunks)])[:-1].astype(int)
+
+
+def _bold_grid(z, options: dict, dask, da) -> np.ndarray:
+    """The output blocks of :func:`simulate_bold`, (batch, time, region) chunks of object
+    dtype: per (batch, region) block, one chain of :func:`_bold_chunk` tasks along time."""
+    plan, batched, init_full = options["plan"], options["batched"], options["init_full"]
+    steps = plan.tr_steps
+    p_all, hold_all = plan.packed(init_full), plan.hold(init_full)
+    blocks = z.to_delayed()
+    advance = dask.delayed(_bold_chunk, pure=True, nout=2)
+    t_chunks, n_chunks = z.chunks[z.ndim - 2], z.chunks[-1]
+    b_chunks = z.chunks[0] if batched else (1,)
+    t_starts = _starts(t_chunks)
+    out_rows = [n // steps if steps is not None else n for n in t_chunks]
     columns = np.arange(int(np.prod(init_full))).reshape(init_full)
-    kept = [k for k, n in enumerate(t_chunks) if out_rows(n) > 0]
-    grid = np.empty((len(b_chunks), len(kept), len(n_starts)), dtype=object)
-    for bi, (b0, nb) in enumerate(zip(b_starts, b_chunks)):
-        for ni, (n0, nn) in enumerate(zip(n_starts, z.chunks[-1])):
+    kept = [k for k, n in enumerate(out_rows) if n > 0]
+    grid = np.empty((len(b_chunks), len(kept), len(n_chunks)), dtype=object)
+    for bi, (b0, nb) in enumerate(zip(_starts(b_chunks), b_chunks)):
+        for ni, (n0, nn) in enumerate(zip(_starts(n_chunks), n_chunks)):
             index = (slice(b0, b0 + nb), slice(n0, n0 + nn)) if batched else \
                 slice(n0, n0 + nn)
             cols = columns[index].reshape(-1)
@@ -249,10 +258,10 @@ def simulate_bold(z, dt, *, params="friston2003", method="split", init="rest", t
                 values, state = advance(state, block, t0=int(t_starts[k]), b0=int(b0),
                                         n0=int(n0), init_index=index, p=p, hold=hold,
                                         **options)
-                shape = ((nb,) if batched else ()) + (out_rows(t_chunks[k]), nn)
-                grid[bi, out_k, ni] = da.from_delayed(values, shape=shape, dtype=dtype)
-    nested = grid.tolist() if batched else grid[0].tolist()
-    return da.block(nested)
+                shape = ((nb,) if batched else ()) + (out_rows[k], nn)
+                grid[bi, out_k, ni] = da.from_delayed(values, shape=shape,
+                                                      dtype=options["dtype"])
+    return grid
 
 
 # --------------------------------------------------------------------------- lead fields
