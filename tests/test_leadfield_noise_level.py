@@ -166,8 +166,8 @@ def test_huge_input_blames_snr_db_not_noise_cov(series):
     assert np.all(np.isfinite(y))
 
 
-# ------------------------------------------------------------------ the pipeline (CLI) path
-def test_pipeline_snr_out_of_range_and_huge_input_named_by_flag(tmp_path, series):
+# ------------------------------------------------------------------ the pipeline's path
+def test_pipeline_snr_out_of_range_and_huge_input_named_by_argument(tmp_path, series):
     from fwdmodels import pipeline
 
     L, x, _, _ = series
@@ -176,11 +176,11 @@ def test_pipeline_snr_out_of_range_and_huge_input_named_by_flag(tmp_path, series
     kw = dict(leadfield=tmp_path / "L.npy", leadfield_unit="uV/(nA*m)", sensor_unit="uV",
               dt="1 ms")
     for snr in (5000.0, -5000.0):
-        with pytest.raises(FwdModelsError, match=r"--noise-snr-db must be a finite number of "
-                                                 r"dB within ±3000"):
+        with pytest.raises(FwdModelsError, match=r"`snr_db` must be a finite number of dB "
+                                                 r"within ±3000"):
             pipeline.run_eeg(tmp_path / "x.npy", tmp_path / "e.npz", snr_db=snr, **kw)
     np.save(tmp_path / "huge.npy", x[:2000] * 1e200)
-    with pytest.raises(FwdModelsError, match=r"--noise-snr-db 10.0 below the input's signal "
+    with pytest.raises(FwdModelsError, match=r"`snr_db` 10.0 below the input's signal "
                                              r"\(RMS .*variance overflows") as info:
         pipeline.run_eeg(tmp_path / "huge.npy", tmp_path / "e.npz", snr_db=10.0, **kw)
     assert "noise_cov" not in str(info.value)
