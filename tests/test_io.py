@@ -127,7 +127,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, data):
 
 def test_existing_output_needs_force(tmp_path, data):
     (tmp_path / "o.h5").write_bytes(b"old")
-    with pytest.raises(FwdModelsError, match="already exists; pass --force"):
+    with pytest.raises(FwdModelsError, match="already exists; pass `force=True`"):
         fio.save(tmp_path / "o.h5", "bold", data, metadata=_meta())
     fio.save(tmp_path / "o.h5", "bold", data, metadata=_meta(), force=True)
     np.testing.assert_array_equal(fio.load(tmp_path / "o.h5")[0], data)

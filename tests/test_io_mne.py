@@ -22,6 +22,7 @@ from fwdmodels import FwdModelsError, cli, pipeline
 from fwdmodels import io as fio
 from fwdmodels.errors import MissingDependencyError
 from fwdmodels.io import mne as fmne
+from fwdmodels.leadfield import forward as lfwd
 
 from test_leadfield_headmodels import _unit_rows
 
@@ -104,14 +105,14 @@ def by_hand(fwd, ch_type, nn, labels, reduce="mean"):
 def test_region_leadfield_equals_hand_computation(setup, modality, ch_type, unit):
     path = setup["dir"] / "both-fwd.fif"
     choice = ch_type if modality == "meg" else None
-    lf = fmne.read_forward_leadfield(path, setup["dir"] / "labels.npy", modality=modality,
+    lf = lfwd.read_forward_leadfield(path, setup["dir"] / "labels.npy", modality=modality,
                                      meg_channels=choice)
     expected = by_hand(setup["fwd"], ch_type, setup["nn"], LABELS)
     assert lf.L.shape == (R, expected.shape[1]) and lf.ch_type == ch_type
     assert lf.L.units == fwdmodels.ureg(unit).units
     np.testing.assert_allclose(lf.L.magnitude, expected, rtol=1e-12,
                                atol=1e-12 * np.abs(expected).max())
-    summed = fmne.read_forward_leadfield(path, LABELS, modality=modality, meg_channels=choice,
+    summed = lfwd.read_forward_leadfield(path, LABELS, modality=modality, meg_channels=choice,
                                          reduce="sum")
     np.testing.assert_allclose(summed.L.magnitude,
                                by_hand(setup["fwd"], ch_type, setup["nn"], LABELS, "sum"),
@@ -125,12 +126,12 @@ def test_mne_fixed_orientation_and_surface_frames_agree(setup):
     """MNE's own fixed-orientation forward, and a free one in local (surface) frames, give
     the region lead field of the projection on the normals."""
     fwd = setup["fwd"]
-    ours = fmne.read_forward_leadfield(fwd, LABELS).L.magnitude
+    ours = lfwd.read_forward_leadfield(fwd, LABELS).L.magnitude
     fixed = mne.convert_forward_solution(fwd, surf_ori=True, force_fixed=True, copy=True)
     assert fixed["sol"]["data"].shape[1] == N_SRC
     local = mne.convert_forward_solution(fwd, surf_ori=True, copy=True)
     for other in (fixed, local):
-        got = fmne.read_forward_leadfield(other, LABELS).L.magnitude
+        got = lfwd.read_forward_leadfield(other, LABELS).L.magnitude
         # MNE keeps a converted gain matrix in float32
         np.testing.assert_allclose(got, ours, rtol=0, atol=1e-6 * np.abs(ours).max())
 
@@ -139,13 +140,13 @@ def test_membership_matrix_normals_and_no_parcellation(setup):
     fwd = setup["fwd"]
     m = np.zeros((R, N_SRC))
     m[LABELS[LABELS >= 0], np.nonzero(LABELS >= 0)[0]] = 1.0
-    a = fmne.read_forward_leadfield(fwd, m).L.magnitude
-    b = fmne.read_forward_leadfield(fwd, LABELS).L.magnitude
+    a = lfwd.read_forward_leadfield(fwd, m).L.magnitude
+    b = lfwd.read_forward_leadfield(fwd, LABELS).L.magnitude
     np.testing.assert_allclose(a, b, rtol=1e-13)
-    each = fmne.read_forward_leadfield(fwd).L.magnitude            # one region per source
+    each = lfwd.read_forward_leadfield(fwd).L.magnitude            # one region per source
     assert each.shape[0] == N_SRC
     np.testing.assert_allclose(each[[0, 1, 11]].mean(axis=0), b[0], rtol=1e-12)
-    z_axis = fmne.read_forward_leadfield(fwd, LABELS, normals=np.tile([0, 0, 1.0], (N_SRC, 1)))
+    z_axis = lfwd.read_forward_leadfield(fwd, LABELS, normals=np.tile([0, 0, 1.0], (N_SRC, 1)))
     np.testing.assert_allclose(z_axis.L.magnitude, by_hand(fwd, "eeg", np.tile(
         [0, 0, 1.0], (N_SRC, 1)), LABELS), rtol=1e-12, atol=1e-12 * np.abs(b).max())
 
@@ -154,11 +155,11 @@ def test_aggregation_default_is_the_mean_and_stated(setup):
     """The forward's regions default to the mean (as region_leadfield and the command line),
     and the details say so; sum stays available."""
     fwd = setup["fwd"]
-    lf = fmne.read_forward_leadfield(fwd, LABELS)
+    lf = lfwd.read_forward_leadfield(fwd, LABELS)
     assert lf.details["reduce"] == "mean"
     assert lf.details["aggregation"].startswith("mean: ") and "equally" in \
         lf.details["aggregation"]          # a discrete source space has no areas
-    summed = fmne.read_forward_leadfield(fwd, LABELS, reduce="sum", sign_flip=True)
+    summed = lfwd.read_forward_leadfield(fwd, LABELS, reduce="sum", sign_flip=True)
     assert summed.details["aggregation"].startswith("sum: ")
     assert "label_sign_flip" in summed.details["aggregation"]
 
@@ -168,17 +169,27 @@ def test_area_weighted_mean_with_given_or_source_space_areas(setup, monkeypatch)
     areas = np.random.default_rng(3).uniform(0.5, 2.0, N_SRC)
     unweighted = by_hand(fwd, "eeg", setup["nn"], LABELS, "sum")      # per-vertex rows summed
     expected = np.zeros_like(unweighted)
-    single = fmne.read_forward_leadfield(fwd, reduce="sum").L.magnitude   # one row per vertex
+    single = lfwd.read_forward_leadfield(fwd, reduce="sum").L.magnitude   # one row per vertex
     for r in range(R):
         members = LABELS == r
         expected[r] = (areas[members, None] * single[members]).sum(0) / areas[members].sum()
-    given = fmne.read_forward_leadfield(fwd, LABELS, areas=areas)
+    given = lfwd.read_forward_leadfield(fwd, LABELS, areas=areas)
     np.testing.assert_allclose(given.L.magnitude, expected, rtol=1e-12)
     assert "areas (given)" in given.details["aggregation"]
-    monkeypatch.setattr(fmne, "source_areas", lambda src: areas)
-    from_src = fmne.read_forward_leadfield(fwd, LABELS)
+    monkeypatch.setattr(lfwd, "source_areas", lambda src: areas)
+    from_src = lfwd.read_forward_leadfield(fwd, LABELS)
     np.testing.assert_allclose(from_src.L.magnitude, expected, rtol=1e-12)
     assert "patch areas" in from_src.details["aggregation"]
+
+
+def test_forward_reduction_lives_in_leadfield_and_io_mne_still_hands_it_on():
+    """The reduction moved to fwdmodels.leadfield.forward; io.mne reads and writes, and hands
+    the moved names on to the callers that still import them from it."""
+    for name in ("read_forward_leadfield", "source_areas", "ForwardLeadField"):
+        assert getattr(fmne, name) is getattr(lfwd, name)
+    assert fmne._read_forward is fmne.read_forward and fmne._mne is fmne.mne_module
+    with pytest.raises(AttributeError, match="has no attribute 'region_leadfield'"):
+        fmne.region_leadfield
 
 
 def test_source_areas_are_mne_patch_areas():
@@ -193,7 +204,7 @@ def test_source_areas_are_mne_patch_areas():
     nearest = np.argmin(np.linalg.norm(rr[:, None] - rr[None, vertno], axis=2), axis=1)
     s = dict(type="surf", rr=rr, tris=tris, vertno=vertno, nearest=vertno[nearest])
     _add_patch_info(s)                              # MNE's own patch bookkeeping
-    got = fmne.source_areas([s])
+    got = lfwd.source_areas([s])
     expected = np.zeros(42)
     total = 0.0
     for a, b, c in tris:
@@ -203,8 +214,8 @@ def test_source_areas_are_mne_patch_areas():
             expected[nearest[v]] += area / 3
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     assert got.sum() == pytest.approx(total, rel=1e-12)
-    assert fmne.source_areas([dict(s, pinfo=None)]) is None
-    assert fmne.source_areas([dict(type="discrete", vertno=vertno)]) is None
+    assert lfwd.source_areas([dict(s, pinfo=None)]) is None
+    assert lfwd.source_areas([dict(type="discrete", vertno=vertno)]) is None
 
 
 def test_labels_to_membership():
@@ -212,40 +223,40 @@ def test_labels_to_membership():
     rh = mne.Label(np.array([2, 4]), hemi="rh", name="a-rh")
     both = lh + rh                                          # a BiHemiLabel
     src = [{"id": 101, "vertno": np.array([1, 3, 5, 7])}, {"id": 102, "vertno": np.array([2, 8])}]
-    m, names = fmne._label_membership([lh, both], src, 6, "the forward")
+    m, names = lfwd._label_membership([lh, both], src, 6, "the forward")
     np.testing.assert_array_equal(m, [[0, 1, 1, 0, 0, 0], [0, 1, 1, 0, 1, 0]])
     assert names == ["a-lh", both.name]
     empty = mne.Label(np.array([100]), hemi="lh", name="tiny-lh")
     with pytest.raises(FwdModelsError, match="'tiny-lh' contains no source vertex"):
-        fmne._label_membership([empty], src, 6, "the forward")
+        lfwd._label_membership([empty], src, 6, "the forward")
     with pytest.raises(FwdModelsError, match="no cortical surface source space"):
-        fmne._label_membership([lh], [{"id": 0, "vertno": np.arange(6)}], 6, "the forward")
+        lfwd._label_membership([lh], [{"id": 0, "vertno": np.arange(6)}], 6, "the forward")
 
 
 def test_reading_errors(setup, tmp_path):
     path = setup["dir"] / "both-fwd.fif"
     with pytest.raises(FwdModelsError, match=r"has 11 entries but .* has 12 source vertices"):
-        fmne.read_forward_leadfield(path, LABELS[:11])
+        lfwd.read_forward_leadfield(path, LABELS[:11])
     with pytest.raises(FwdModelsError, match=r"choose one with --meg-channels mag or "
                                              r"--meg-channels grad"):
-        fmne.read_forward_leadfield(path, LABELS, modality="meg")
+        lfwd.read_forward_leadfield(path, LABELS, modality="meg")
     with pytest.raises(FwdModelsError, match="no magnetometer channels"):
-        fmne.read_forward_leadfield(setup["dir"] / "eeg-fwd.fif", LABELS, modality="meg",
+        lfwd.read_forward_leadfield(setup["dir"] / "eeg-fwd.fif", LABELS, modality="meg",
                                     meg_channels="mag")
     with pytest.raises(FwdModelsError, match="`meg_channels` applies to MEG"):
-        fmne.read_forward_leadfield(path, LABELS, meg_channels="mag")
+        lfwd.read_forward_leadfield(path, LABELS, meg_channels="mag")
     (tmp_path / "junk-fwd.fif").write_bytes(b"not a fif file at all")
     with pytest.raises(FwdModelsError, match="not a readable MNE-Python forward solution"):
-        fmne.read_forward_leadfield(tmp_path / "junk-fwd.fif", LABELS)
+        lfwd.read_forward_leadfield(tmp_path / "junk-fwd.fif", LABELS)
     with pytest.raises(FwdModelsError, match="names no FreeSurfer subject"):
-        fmne.read_forward_leadfield(path, "aparc")
+        lfwd.read_forward_leadfield(path, "aparc")
     vol = mne.setup_volume_source_space(pos=20.0, sphere=(0, 0, 0.04, 0.07),
                                         exclude=0.0, mindist=0.0)
     fwd_vol = mne.make_forward_solution(setup["info"], None, vol,
                                         mne.make_sphere_model((0, 0, 0.05), 0.09), meg=False)
     with pytest.raises(FwdModelsError, match="volume source space, whose points have no "
                                              "surface normals"):
-        fmne.read_forward_leadfield(fwd_vol)
+        lfwd.read_forward_leadfield(fwd_vol)
 
 
 def test_missing_mne_names_the_extra(setup, monkeypatch):
@@ -261,7 +272,7 @@ def test_cli_forward_leadfield_equals_python_api(setup, tmp_path):
                d / "both-fwd.fif", "--parcellation", d / "labels.npy", "--quiet")
     assert done.returncode == 0, done.stderr
     got, info = fio.load(tmp_path / "eeg.npz")
-    L = fmne.read_forward_leadfield(d / "both-fwd.fif", np.load(d / "labels.npy")).L
+    L = lfwd.read_forward_leadfield(d / "both-fwd.fif", np.load(d / "labels.npy")).L
     expected = fwdmodels.EEGLeadFieldModel(R, L.shape[1], L)(setup["z"])
     assert info["unit"] == "V"
     np.testing.assert_allclose(got, expected.to("V").magnitude, rtol=1e-13,
@@ -299,7 +310,7 @@ def test_cli_raw_fif_round_trips_in_si_units(setup, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "wrote" in done.stdout and "meg_raw.fif" in done.stdout
     assert sorted(os.listdir(tmp_path)) == ["meg_raw.fif"]
-    lf = fmne.read_forward_leadfield(d / "both-fwd.fif", LABELS, modality="meg",
+    lf = lfwd.read_forward_leadfield(d / "both-fwd.fif", LABELS, modality="meg",
                                      meg_channels="grad")
     y = fwdmodels.MEGLeadFieldModel(R, lf.L.shape[1], lf.L)(setup["z"])
     raw = mne.io.read_raw_fif(tmp_path / "meg_raw.fif", preload=True)
@@ -414,7 +425,7 @@ def test_failed_raw_write_leaves_nothing(setup, tmp_path, monkeypatch):
                          leadfield=setup["dir"] / "both-fwd.fif", parcellation=LABELS, dt="1 ms")
     assert os.listdir(tmp_path) == []
     (tmp_path / "old_raw.fif").write_bytes(b"previous")
-    with pytest.raises(FwdModelsError, match="already exists; pass --force"):
+    with pytest.raises(FwdModelsError, match="already exists; pass `force=True`"):
         pipeline.run_eeg(setup["dir"] / "z.npy", tmp_path / "old_raw.fif",
                          leadfield=setup["dir"] / "both-fwd.fif", parcellation=LABELS, dt="1 ms")
     assert (tmp_path / "old_raw.fif").read_bytes() == b"previous"

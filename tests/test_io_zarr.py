@@ -80,7 +80,7 @@ def test_existing_store_needs_force_and_force_replaces(tmp_path):
     meta = fio.build_metadata("bold", "bold", "dimensionless", ["time", "region"], 1.0)
     path = tmp_path / "o.zarr"
     fio.save(path, "bold", np.zeros((3, 2)), metadata=meta)
-    with pytest.raises(FwdModelsError, match="already exists; pass --force"):
+    with pytest.raises(FwdModelsError, match="already exists; pass `force=True`"):
         fio.save(path, "bold", np.ones((3, 2)), metadata=meta)
     np.testing.assert_array_equal(fio.load(path)[0], 0.0)
     fio.save(path, "bold", np.ones((5, 2)), metadata=meta, force=True)

@@ -14,7 +14,7 @@ from fwdmodels import FwdModelsError, cli, pipeline
 from fwdmodels import io as fio
 from fwdmodels import make_leadfield as mk
 from fwdmodels.io import leadfield_file as lff
-from fwdmodels.io import mne as fmne
+from fwdmodels.leadfield import forward as lfwd
 
 from test_io_mne import setup  # noqa: F401  (a forward solution made with MNE)
 
@@ -343,7 +343,7 @@ def test_mne_source_keeps_the_forwards_channels(forward, tmp_path, channels):
     assert _main("leadfield", "mne", d / "both-fwd.fif", "--parcellation", d / "labels.npy",
                  "--channels", channels, "-o", out, "-q") == 0
     lf = lff.read_leadfield_file(out)
-    direct = fmne.read_forward_leadfield(d / "both-fwd.fif", np.load(d / "labels.npy"),
+    direct = lfwd.read_forward_leadfield(d / "both-fwd.fif", np.load(d / "labels.npy"),
                                          modality="eeg" if channels == "eeg" else "meg",
                                          meg_channels=None if channels == "eeg" else channels)
     np.testing.assert_array_equal(lf.L.magnitude, direct.L.magnitude)

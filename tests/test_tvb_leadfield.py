@@ -18,9 +18,9 @@ with warnings.catch_warnings():
 from fwdmodels import ureg
 from fwdmodels.cli import main
 from fwdmodels.errors import FwdModelsError
-from fwdmodels.io.tvb_leadfield import tvb_default_leadfield, unit_evidence
-from fwdmodels.io.vertex_leadfield import read_vertex_leadfield
 from fwdmodels.leadfield.aggregation import nan_sensors, reduce_vertex_leadfield
+from fwdmodels.leadfield.tvb import tvb_default_leadfield, unit_evidence
+from fwdmodels.leadfield.vertex import read_vertex_leadfield
 
 logging.getLogger("tvb").setLevel(logging.ERROR)
 
@@ -48,6 +48,17 @@ def test_nan_policies():
         nan_sensors(L, "ignore")
     clean, kept, note = nan_sensors(np.ones((2, 3)))
     assert note is None and kept.tolist() == [0, 1, 2]
+
+
+def test_io_vertex_leadfield_hands_on_the_moved_reader():
+    from fwdmodels.io import vertex_leadfield as old
+    from fwdmodels.leadfield import vertex
+
+    assert old.read_vertex_leadfield is vertex.read_vertex_leadfield
+    assert old.read_parcellation is vertex.read_parcellation
+    assert old.is_tvb_leadfield_spec("tvb:eeg:76") and not old.is_tvb_leadfield_spec("a.npy")
+    with pytest.raises(AttributeError):
+        old.tvb_default_leadfield
 
 
 def test_reduce_vertex_leadfield_mean_and_sum_by_hand():

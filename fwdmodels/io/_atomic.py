@@ -127,8 +127,8 @@ def check_output_path(path, force: bool = False, inputs=()) -> Path:
             raise FwdModelsError(f"output '{path}' is the input file; choose another output "
                                  f"name (inputs are never overwritten)")
     if path.exists() and not force:
-        raise FwdModelsError(f"output '{path}' already exists; pass --force to overwrite it "
-                             f"(or choose another name)")
+        raise FwdModelsError(f"output '{path}' already exists; pass `force=True` to overwrite "
+                             f"it (or choose another name)")
     return path
 
 
@@ -183,12 +183,12 @@ def _move_no_clobber(tmp: Path, path: Path) -> None:
     try:
         os.link(tmp, path)          # fails if path exists: no race with another writer
     except FileExistsError:
-        raise FwdModelsError(f"output '{path}' already exists; pass --force to overwrite it "
-                             f"(or choose another name)") from None
+        raise FwdModelsError(f"output '{path}' already exists; pass `force=True` to overwrite "
+                             f"it (or choose another name)") from None
     except OSError:                 # no hard links on this file system
         if path.exists():
-            raise FwdModelsError(f"output '{path}' already exists; pass --force to overwrite "
-                                 f"it (or choose another name)") from None
+            raise FwdModelsError(f"output '{path}' already exists; pass `force=True` to "
+                                 f"overwrite it (or choose another name)") from None
         os.replace(tmp, path)
         return
     tmp.unlink()

@@ -1,10 +1,11 @@
-"""The containers that :mod:`fwdmodels.io.readers` reads arrays from: one per file format.
+"""The containers that :mod:`fwdmodels.io.readers` reads arrays from, and the simple formats.
 
-A container is a dict of entries (name, shape, dtype, and a way to get the data lazily) plus
-the file's attributes. This module opens ``.npy`` (memory-mapped), ``.npz`` (stored members
-memory-mapped, compressed ones unpacked into an unlinked temporary file) and MATLAB v5
-``.mat`` files (read whole by SciPy); :mod:`fwdmodels.io._hdf5` opens HDF5 and MATLAB v7.3
-files, :mod:`fwdmodels.io.zarr` Zarr stores.
+A :class:`Container` is a dict of :class:`Entry` (name, shape, dtype, and a way to get the
+data lazily) plus the file's attributes; every opener of :mod:`fwdmodels.io.formats` returns
+one. This module opens ``.npy`` (memory-mapped), ``.npz`` (stored members memory-mapped,
+compressed ones unpacked into an unlinked temporary file) and MATLAB v5 ``.mat`` files (read
+whole by SciPy); :mod:`fwdmodels.io._hdf5` opens HDF5 and MATLAB v7.3 files,
+:mod:`fwdmodels.io._zarr_store` Zarr stores.
 
 Every header is checked before data are touched: impossible shapes (negative, or more bytes
 than the file holds) and damaged streams (zip, deflate) are reported as a corrupt file;
@@ -26,14 +27,16 @@ import numpy as np
 
 from ..errors import FwdModelsError
 
-__all__ = ["is_complex"]
+__all__ = ["Container", "Entry", "corrupt_file", "plain_value", "is_complex", "open_npy",
+           "open_npz", "open_mat5"]
 
 _SMALL = 1 << 16            # entries up to this many bytes are read as metadata
 #: Errors that a damaged zip or npy stream raises while it is read.
 _STREAM_ERRORS = (ValueError, OSError, zipfile.BadZipFile, EOFError, struct.error, SyntaxError,
                   zlib.error)
 
-def _corrupt(path, detail) -> FwdModelsError:
+def corrupt_file(path, detail) -> FwdModelsError:
+    """The error for an input that cannot be read as its format says (``detail``: why)."""
     return FwdModelsError(f"input file '{path}' is truncated or corrupt ({detail}); write it "
                           f"again or check the copy")
 
@@ -56,10 +59,10 @@ def _checked_shape(path, shape, dtype, available, what="its header") -> int:
     ``available`` is the number of bytes that can hold the data (None when unknown).
     """
     if any(not isinstance(n, int) or n < 0 for n in shape):
-        raise _corrupt(path, f"{what} gives the shape {shape}, with a negative dimension")
+        raise corrupt_file(path, f"{what} gives the shape {shape}, with a negative dimension")
     n_bytes = math.prod(shape) * dtype.itemsize       # Python ints: no overflow
     if available is not None and n_bytes > available:
-        raise _corrupt(path, f"{what} gives the shape {shape}, {n_bytes:,} bytes of data, but "
+        raise corrupt_file(path, f"{what} gives the shape {shape}, {n_bytes:,} bytes of data, but "
                              f"only {available:,} bytes follow it")
     return n_bytes
 
@@ -74,16 +77,25 @@ def is_complex(dtype) -> bool:
     return names in ({"real", "imag"}, {"r", "i"}, {"re", "im"})
 
 
-class _Entry:
-    """One array in a file: name, shape, dtype and a way to get it (lazily)."""
+class Entry:
+    """One array in a file: name, shape, dtype and a way to get it (lazily).
+
+    ``getter()`` returns the data: an array, or an object sliced like one (a memory map, an
+    h5py dataset, a view); ``attrs`` are the array's own attributes (HDF5, Zarr).
+    """
 
     def __init__(self, name, shape, dtype, getter, pickled=False, matlab_class=None,
-                 external=None):
+                 external=None, attrs=None):
         self.name, self.shape, self.dtype = name, tuple(shape), dtype
         self.getter, self.pickled, self.matlab_class = getter, pickled, matlab_class
         #: Why the data lie outside the file (HDF5 external storage, virtual dataset or
         #: external link), when they do and the caller did not allow it; such data are not read.
         self.external = external
+        self.attrs: dict = {} if attrs is None else attrs
+        #: Region names stored with the data (TVB's ``TVB_labels_dimensions``), or None.
+        self.region_names = None
+        #: For one state variable and mode of a TVB time series: which (a dict), or None.
+        self.tvb = None
 
     @property
     def size(self) -> int:
@@ -104,14 +116,22 @@ class _Entry:
 
 
 # --------------------------------------------------------------------------- containers
-class _Container:
-    """A file opened for reading: a dict of entries plus attributes (h5)."""
+class Container:
+    """A file opened for reading: a dict of entries plus the file's attributes (h5, Zarr)."""
 
     def __init__(self, path: Path, fmt: str):
         self.path, self.format = path, fmt
-        self.entries: dict[str, _Entry] = {}
+        self.entries: dict[str, Entry] = {}
         self.attrs: dict = {}
+        #: Other names a key may be given by (a TVB time series: ``"0"``, ``"V:0"``, ``"data"``).
+        self.key_aliases: dict[str, str] = {}
+        #: The stored layout of a TVB time series (shape, state variables), else empty.
+        self.tvb_layout: dict = {}
         self._closers = []
+
+    def on_close(self, closer) -> None:
+        """Call ``closer()`` when the container is closed (the open file behind it)."""
+        self._closers.append(closer)
 
     def close(self):
         while self._closers:
@@ -127,13 +147,13 @@ class _Container:
         try:
             value = entry.getter()
         except _STREAM_ERRORS as exc:
-            raise _corrupt(self.path, f"entry {name!r}: {exc}") from None
+            raise corrupt_file(self.path, f"entry {name!r}: {exc}") from None
         if not isinstance(value, (str, bytes, np.ndarray)):
             value = np.asarray(value[()] if hasattr(value, "id") else value)   # h5 dataset
-        return _plain(value)
+        return plain_value(value)
 
 
-def _plain(value):
+def plain_value(value):
     """A Python scalar or str from a small array (MATLAB char arrays joined)."""
     if isinstance(value, bytes):
         return value.decode(errors="replace")
@@ -150,17 +170,17 @@ def _plain(value):
     return value
 
 
-def _open_npy(path: Path) -> _Container:
-    c = _Container(path, "npy")
+def open_npy(path: Path) -> Container:
+    c = Container(path, "npy")
     try:
         with open(path, "rb") as fh:
             shape, fortran, dtype = _read_npy_header(fh)
             offset = fh.tell()
     except _STREAM_ERRORS as exc:
-        raise _corrupt(path, exc) from None
+        raise corrupt_file(path, exc) from None
     name = path.stem
     if dtype.hasobject:
-        c.entries[name] = _Entry(name, shape, dtype, None, pickled=True)
+        c.entries[name] = Entry(name, shape, dtype, None, pickled=True)
         return c
     _checked_shape(path, shape, dtype, path.stat().st_size - offset)
 
@@ -170,18 +190,18 @@ def _open_npy(path: Path) -> _Container:
         return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
                          order="F" if fortran else "C")
 
-    c.entries[name] = _Entry(name, shape, dtype, get)
+    c.entries[name] = Entry(name, shape, dtype, get)
     return c
 
 
-def _open_npz(path: Path) -> _Container:
-    c = _Container(path, "npz")
+def open_npz(path: Path) -> Container:
+    c = Container(path, "npz")
     try:
         zf = zipfile.ZipFile(path)
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
-        raise _corrupt(path, exc) from None
-    c._closers.append(zf.close)
+        raise corrupt_file(path, exc) from None
+    c.on_close(zf.close)
     for info in infos:
         if not info.filename.endswith(".npy"):
             continue
@@ -191,12 +211,12 @@ def _open_npz(path: Path) -> _Container:
                 shape, fortran, dtype = _read_npy_header(member)
                 header_len = member.tell() if member.seekable() else None
         except _STREAM_ERRORS as exc:
-            raise _corrupt(path, f"member {info.filename!r}: {exc}") from None
+            raise corrupt_file(path, f"member {info.filename!r}: {exc}") from None
         if dtype.hasobject:
-            c.entries[name] = _Entry(name, shape, dtype, None, pickled=True)
+            c.entries[name] = Entry(name, shape, dtype, None, pickled=True)
             continue
         _checked_shape(path, shape, dtype, info.file_size, f"member {info.filename!r}")
-        c.entries[name] = _Entry(name, shape, dtype,
+        c.entries[name] = Entry(name, shape, dtype,
                                  _npz_getter(path, zf, info, shape, fortran, dtype, header_len))
     return c
 
@@ -213,18 +233,18 @@ def _npz_getter(path, zf, info, shape, fortran, dtype, header_len):
                 _read_npy_header(member)
                 raw = member.read(n_bytes)
             if len(raw) != n_bytes:
-                raise _corrupt(path, f"member {info.filename!r} is short")
+                raise corrupt_file(path, f"member {info.filename!r} is short")
             return np.frombuffer(raw, dtype=dtype).reshape(shape, order=order)
         if info.compress_type == zipfile.ZIP_STORED and header_len is not None:
             with open(path, "rb") as fh:      # data start = local header + name + extra
                 fh.seek(info.header_offset)
                 local = fh.read(30)
                 if len(local) != 30 or local[:4] != b"PK\x03\x04":
-                    raise _corrupt(path, f"member {info.filename!r} has a bad local header")
+                    raise corrupt_file(path, f"member {info.filename!r} has a bad local header")
                 name_len, extra_len = struct.unpack("<HH", local[26:30])
             start = info.header_offset + 30 + name_len + extra_len + header_len
             if start + n_bytes > path.stat().st_size:
-                raise _corrupt(path, f"member {info.filename!r} is short")
+                raise corrupt_file(path, f"member {info.filename!r} is short")
             return np.memmap(path, dtype=dtype, mode="r", offset=start, shape=shape, order=order)
         # Compressed: unpack into an unlinked temporary file and map it.
         _check_temp_space(path, info.filename, n_bytes)
@@ -236,12 +256,12 @@ def _npz_getter(path, zf, info, shape, fortran, dtype, header_len):
                 while remaining:
                     block = member.read(min(remaining, 1 << 22))
                     if not block:
-                        raise _corrupt(path, f"member {info.filename!r} is short")
+                        raise corrupt_file(path, f"member {info.filename!r} is short")
                     out.write(block)
                     remaining -= len(block)
             mapped = np.memmap(tmp, dtype=dtype, mode="r", shape=shape, order=order)
         except _STREAM_ERRORS as exc:
-            raise _corrupt(path, f"member {info.filename!r}: {exc}") from None
+            raise corrupt_file(path, f"member {info.filename!r}: {exc}") from None
         finally:
             try:
                 os.unlink(tmp)                 # the mapping stays valid (POSIX)
@@ -266,14 +286,14 @@ def _check_temp_space(path, member: str, n_bytes: int) -> None:
                              f"at a larger disk, or save the input uncompressed (np.savez)")
 
 
-def _open_mat5(path: Path) -> _Container:
+def open_mat5(path: Path) -> Container:
     import scipy.io
 
-    c = _Container(path, "mat5")
+    c = Container(path, "mat5")
     try:
         listing = scipy.io.whosmat(path)
     except Exception as exc:  # scipy raises ValueError, TypeError, OSError for bad files
-        raise _corrupt(path, exc) from None
+        raise corrupt_file(path, exc) from None
     cache: dict = {}
 
     def getter(name):
@@ -283,9 +303,9 @@ def _open_mat5(path: Path) -> _Container:
                     data = scipy.io.loadmat(path, variable_names=[name], squeeze_me=False,
                                             chars_as_strings=True, mat_dtype=False)
                 except Exception as exc:
-                    raise _corrupt(path, exc) from None
+                    raise corrupt_file(path, exc) from None
                 if name not in data:
-                    raise _corrupt(path, f"variable {name!r} could not be read")
+                    raise corrupt_file(path, f"variable {name!r} could not be read")
                 cache[name] = data[name]
             return cache[name]
         return get
@@ -295,6 +315,6 @@ def _open_mat5(path: Path) -> _Container:
                "logical": "u1"}
     for name, shape, cls in listing:
         dtype = np.dtype(classes[cls]) if cls in classes else None
-        c.entries[name] = _Entry(name, shape, dtype, getter(name),
+        c.entries[name] = Entry(name, shape, dtype, getter(name),
                                  pickled=False, matlab_class=cls)
     return c

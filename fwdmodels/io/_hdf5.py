@@ -17,8 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import optional_import
+from ._containers import Container, Entry, corrupt_file, is_complex
 
-__all__ = ["open_container", "h5_text"]
+__all__ = ["open_hdf5", "h5_text", "h5py_module"]
+
+
+def h5py_module(feature: str):
+    """The h5py module, or a MissingDependencyError naming the ``hdf5`` extra and ``feature``."""
+    return optional_import("h5py", "hdf5", feature)
 
 
 def h5_text(value):
@@ -47,17 +53,15 @@ def _outside(ds) -> str | None:
     return None
 
 
-def open_container(path: Path, matlab: bool, allow_external: bool = False):
+def open_hdf5(path: Path, matlab: bool, allow_external: bool = False) -> Container:
     """The readers' container of entries for an HDF5 or MATLAB v7.3 file."""
-    from ._containers import _Container, _corrupt, _Entry
-
-    h5py = optional_import("h5py", "hdf5", "reading HDF5 and MATLAB v7.3 files")
-    c = _Container(path, "mat73" if matlab else "h5")
+    h5py = h5py_module("reading HDF5 and MATLAB v7.3 files")
+    c = Container(path, "mat73" if matlab else "h5")
     try:
         fh = h5py.File(path, "r")
     except OSError as exc:
-        raise _corrupt(path, exc) from None
-    c._closers.append(fh.close)
+        raise corrupt_file(path, exc) from None
+    c.on_close(fh.close)
     found, links = [], []
 
     def visit(name, obj):
@@ -75,28 +79,26 @@ def open_container(path: Path, matlab: bool, allow_external: bool = False):
         for name, link in links:
             target = f"'{link.filename}:{link.path}'"
             if not allow_external:
-                c.entries[name] = _Entry(name, (), None, None,
-                                         external=f"an external link to {target}")
+                c.entries[name] = Entry(name, (), None, None,
+                                        external=f"an external link to {target}")
                 continue
             try:
                 obj = fh[name]
             except (KeyError, OSError) as exc:
-                raise _corrupt(path, f"external link {name!r} to {target} cannot be "
+                raise corrupt_file(path, f"external link {name!r} to {target} cannot be "
                                      f"followed: {exc}") from None
             if isinstance(obj, h5py.Dataset):
                 found.append((name, obj))
             else:
                 obj.visititems(lambda sub, o, name=name: visit(f"{name}/{sub}", o))
         for name, ds in found:
-            c.entries[name] = _entry(ds, name, matlab, allow_external, _Entry)
+            c.entries[name] = _entry(ds, name, matlab, allow_external)
     except (OSError, RuntimeError) as exc:
-        raise _corrupt(path, exc) from None
+        raise corrupt_file(path, exc) from None
     return c
 
 
-def _entry(ds, name, matlab, allow_external, entry_class):
-    from ._containers import is_complex
-
+def _entry(ds, name, matlab, allow_external) -> Entry:
     cls = ds.attrs.get("MATLAB_class")
     cls = h5_text(cls) if cls is not None else None
     shape = tuple(reversed(ds.shape)) if matlab else tuple(ds.shape)
@@ -107,10 +109,9 @@ def _entry(ds, name, matlab, allow_external, entry_class):
         getter = (lambda ds=ds: _MatlabView(ds))
     else:
         getter = (lambda ds=ds: ds)
-    entry = entry_class(name, shape, dtype, getter, matlab_class=cls,
-                        external=None if allow_external else _outside(ds))
-    entry.attrs = {k: h5_text(v) for k, v in ds.attrs.items()}
-    return entry
+    return Entry(name, shape, dtype, getter, matlab_class=cls,
+                 external=None if allow_external else _outside(ds),
+                 attrs={k: h5_text(v) for k, v in ds.attrs.items()})
 
 
 class _MatlabView:

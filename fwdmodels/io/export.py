@@ -135,7 +135,9 @@ def _read_extras(path: Path) -> dict:
         with np.load(path, allow_pickle=False) as data:
             out = {k: data[k] for k in wanted if k in data.files}
     elif suffix in (".h5", ".hdf5"):
-        h5py = optional_import("h5py", "hdf5", "reading .h5 files")
+        from ._hdf5 import h5py_module
+
+        h5py = h5py_module("reading .h5 files")
         with h5py.File(path, "r") as f:
             for k in wanted:
                 if k in f:
@@ -150,9 +152,9 @@ def _read_extras(path: Path) -> dict:
                 out[k] = (np.array([np.asarray(c).item() for c in v.ravel()]) if v.dtype == object
                           else v.ravel()[0] if v.dtype.kind == "U" else v)
     elif suffix == ".zarr":
-        from .zarr import _zarr
+        from ._zarr_store import zarr_module
 
-        group = _zarr("reading .zarr stores").open_group(str(path), mode="r")
+        group = zarr_module("reading .zarr stores").open_group(str(path), mode="r")
         out = {k: np.asarray(group[k][...]) for k in wanted if k in group}
     return {k: (str(np.asarray(v).item()) if np.ndim(v) == 0 else np.asarray(v))
             for k, v in out.items()}
@@ -160,8 +162,8 @@ def _read_extras(path: Path) -> dict:
 
 def _from_file(path, leadfield, names) -> _Result:
     from ..units import parse_unit
-    from . import load
-    from .leadfield_file import channel_dicts
+    from .channels import channel_dicts
+    from .readers import load
 
     path = Path(path)
     array, info = load(path)

@@ -57,6 +57,7 @@ import numpy as np
 
 from ..errors import FwdModelsError, optional_import
 from ._atomic import atomic_path, check_output_path
+from .channels import FIFF_CODES, FRAMES, channel_dicts
 from .metadata import build_metadata, dumps
 
 __all__ = ["RegionLeadField", "write_leadfield_file", "read_leadfield_file",
@@ -67,12 +68,6 @@ FORMAT = "fwdmodels-leadfield"
 FORMAT_VERSION = 1
 #: SI unit of the lead field of each channel type.
 SI_LEADFIELD_UNITS = {"eeg": "V/(A*m)", "mag": "T/(A*m)", "grad": "T/(m*A*m)"}
-#: The FIFF codes MNE-Python gives channels (``mne.io.constants.FIFF``; the tests check them):
-#: kinds, units, coordinate frames and the EEG electrode's coil type.
-FIFF_CODES = {"kind": {"eeg": 2, "mag": 1, "grad": 1},
-              "unit": {"eeg": 107, "mag": 112, "grad": 201},
-              "coord_frame": {"meg": 1, "head": 4}, "coil_eeg": 1}
-_FRAMES = {v: k for k, v in FIFF_CODES["coord_frame"].items()}
 _TEXT = ("channel_type", "coord_frame", "format")
 _SUFFIXES = (".npz", ".h5", ".hdf5")
 
@@ -215,6 +210,10 @@ class RegionLeadField:
                 raise FwdModelsError(f"EEG positions are in the head frame; got "
                                      f"coord_frame={self.coord_frame!r}")
             return
+        self._validate_meg(n_sens)
+
+    def _validate_meg(self, n_sens: int) -> None:
+        """MEG channels with positions need their whole coil frame and coil types."""
         frames = [self.sensor_orientations, self.coil_ex, self.coil_ey]
         if self.sensor_positions is None:
             if any(f is not None for f in frames):
@@ -239,18 +238,6 @@ class RegionLeadField:
                 raise FwdModelsError(f"`dev_head_t` must be a finite 4x4 transform; got shape "
                                      f"{t.shape}")
             self.dev_head_t = t
-
-
-def channel_dicts(ch_type: str, names, loc, coil_types=None, coord_frame="head") -> list:
-    """MNE-Python's description of each channel (``ch_name``, ``loc`` (12,), ``coil_type``,
-    ``coord_frame``, ``kind``, ``unit``) from MNE's ``loc`` rows ``(M, 12)``."""
-    loc = np.asarray(loc, dtype=float)
-    frame = FIFF_CODES["coord_frame"][coord_frame]
-    kind, unit = FIFF_CODES["kind"][ch_type], FIFF_CODES["unit"][ch_type]
-    coils = np.full(len(loc), FIFF_CODES["coil_eeg"]) if coil_types is None else coil_types
-    return [{"ch_name": str(name), "loc": loc[i].copy(), "coil_type": int(coils[i]),
-             "coord_frame": frame, "kind": kind, "unit": unit}
-            for i, name in enumerate(names)]
 
 
 def _names(values, n: int, name: str) -> tuple:
@@ -472,7 +459,7 @@ def read_leadfield_file(path) -> RegionLeadField:
 
 # =========================================================================== from MNE
 def from_forward(lf, *, inputs=(), head_model=None) -> RegionLeadField:
-    """A :class:`RegionLeadField` from an :class:`fwdmodels.io.mne.ForwardLeadField`.
+    """A :class:`RegionLeadField` from an :class:`fwdmodels.leadfield.forward.ForwardLeadField`.
 
     The channels keep MNE's positions and coil frames exactly (``ch["loc"]``), in the
     forward's frames (EEG: head; MEG: device, with the forward's ``dev_head_t``).
@@ -480,11 +467,11 @@ def from_forward(lf, *, inputs=(), head_model=None) -> RegionLeadField:
     chs = lf.chs
     loc = np.array([np.asarray(c["loc"], dtype=float)[:12] for c in chs])
     frames = {int(c["coord_frame"]) for c in chs}
-    if len(frames) != 1 or next(iter(frames)) not in _FRAMES:
+    if len(frames) != 1 or next(iter(frames)) not in FRAMES:
         raise FwdModelsError(f"the forward's {lf.ch_type} channels are in coordinate frames "
                              f"{sorted(frames)}; fwdmodels keeps head (4) or device (1) "
                              f"positions only")
-    frame = _FRAMES[frames.pop()]
+    frame = FRAMES[frames.pop()]
     meg = lf.ch_type != "eeg"
     trans = None
     if meg and lf.dev_head_t is not None:

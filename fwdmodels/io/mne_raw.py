@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FwdModelsError, optional_import
-from ._atomic import TEMP_SUFFIX, check_output_path
-from .writers import OutputFile
+from ._atomic import TEMP_SUFFIX
+from .metadata import dumps
+from .output import OutputFile
 
 __all__ = ["raw_info", "RawOutputFile", "check_raw_name", "check_raw_output", "RAW_ENDINGS",
            "SI_UNITS", "mark_reference"]
@@ -157,7 +158,7 @@ def _si(unit_text: str, modality: str):
                          f".fif (MNE stores V, T or T/m); use another --sensor-unit")
 
 
-class RawOutputFile(OutputFile):
+class RawOutputFile(OutputFile, suffixes=(".fif",)):
     """An :class:`fwdmodels.io.OutputFile` that writes an MNE-Python ``Raw`` ``.fif``.
 
     Same use as ``OutputFile`` (blocks of ``(rows, M)`` in the run's sensor unit, then an
@@ -176,13 +177,18 @@ class RawOutputFile(OutputFile):
     """
 
     temp_suffix = TEMP_SUFFIX + TEMP_ENDING
+    checks_space = False
 
     def __init__(self, path, name: str, shape, *, metadata: dict, dtype=np.float64,
                  force: bool = False, extra: dict | None = None, sensors=None):
-        self.shape, self.dtype = tuple(int(s) for s in shape), np.dtype(dtype)
-        self.path = check_raw_output(check_output_path(path, force), self.shape)
-        self.suffix, self.name, self.force, self.extra = ".fif", name, force, {}
-        self.metadata, self.sensors = metadata, sensors
+        self.sensors = sensors
+        self._file = self._buffer = None
+        super().__init__(path, name, shape, metadata=metadata, dtype=dtype, force=force)
+
+    def _check(self):
+        """The name, one recording, EEG or MEG with a dt, at most one file, matching sensors."""
+        path, metadata, sensors = self.path, self.metadata, self.sensors
+        check_raw_output(path, self.shape)
         modality = metadata.get("modality")
         if modality not in ("eeg", "meg"):
             raise FwdModelsError(f"output '{path}': only EEG and MEG go into a Raw .fif (this "
@@ -190,18 +196,16 @@ class RawOutputFile(OutputFile):
         if not metadata.get("dt"):
             raise FwdModelsError(f"output '{path}': a Raw .fif needs a sampling rate; the data "
                                  f"has no dt")
-        nbytes = self.shape[0] * self.shape[1] * self.dtype.itemsize
-        if nbytes > RAW_LIMIT_BYTES:
-            raise FwdModelsError(f"output '{path}' would hold {nbytes / 1e9:.1f} GB, more than "
-                                 f"one Raw .fif file holds (MNE splits larger recordings into "
-                                 f"several files); write .h5 instead, or a shorter input")
+        if self.nbytes > RAW_LIMIT_BYTES:
+            raise FwdModelsError(f"output '{path}' would hold {self.nbytes / 1e9:.1f} GB, more "
+                                 f"than one Raw .fif file holds (MNE splits larger recordings "
+                                 f"into several files); write .h5 instead, or a shorter input")
         self.factor, self.si_unit, self.ch_type = _si(str(metadata.get("unit", "")), modality)
         if sensors is not None and (len(sensors.ch_names) != self.shape[1]
                                     or sensors.ch_type != self.ch_type):
             raise FwdModelsError(f"output '{path}': the lead field's {len(sensors.ch_names)} "
                                  f"{sensors.ch_type} channels do not match the data's "
                                  f"{self.shape[1]} {self.ch_type} columns")
-        self._ctx = self._file = self._buffer = None
 
     def _open(self):
         self._file = tempfile.TemporaryFile(dir=Path(self._tmp).parent,
@@ -214,8 +218,6 @@ class RawOutputFile(OutputFile):
         self._buffer[:, start:start + block.shape[0]] = block.T * self.factor
 
     def _info(self, mne):
-        from .metadata import dumps
-
         meta = dict(self.metadata, unit=self.si_unit, dims=["sensor", "time"])
         meta["fif"] = {"channel_type": self.ch_type, "note": "MNE-Python keeps data in SI "
                        f"units; the run's sensor unit was {self.metadata.get('unit')}"}

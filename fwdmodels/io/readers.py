@@ -24,20 +24,17 @@ MATLAB v7.3 arrays are presented in MATLAB's axis order (h5py shows them reverse
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import FwdModelsError, MissingDependencyError, optional_import
-from ._containers import (_Container, _corrupt, _Entry, _open_mat5, _open_npy,
-                          _open_npz, _plain, is_complex)
+from ..errors import FwdModelsError, MissingDependencyError
+from ._containers import Container, Entry, corrupt_file, is_complex, plain_value
+from .formats import INPUT_FORMATS, check_readable, describer, detect_format, open_container
 from .metadata import DT_KEYS, UNIT_SUFFIXES, parse_time
 
 __all__ = ["open_input", "InputArray", "describe", "load", "INPUT_FORMATS", "detect_format"]
 
-INPUT_FORMATS = (".npy", ".npz", ".mat", ".h5", ".hdf5", ".zarr")
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: Entries that describe the data rather than being data.
 _META_NAMES = {"dt", "sample_period", "metadata", "unit", "units", "time", "t", "dims",
                "fwdmodels_metadata", "t0"}
@@ -48,74 +45,11 @@ def _is_meta_name(name: str) -> bool:
     return base in _META_NAMES or base.endswith(UNIT_SUFFIXES) or base.startswith("#")
 
 
-def _h5py(feature: str):
-    return optional_import("h5py", "hdf5", feature)
-
-
-def detect_format(path) -> str:
-    """``"npy"``, ``"npz"``, ``"mat5"``, ``"mat73"`` or ``"h5"`` from the name and first bytes."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in INPUT_FORMATS:
-        raise FwdModelsError(f"input '{path}' has the extension {suffix or '(none)'!r}, which "
-                             f"fwdmodels does not read; use one of "
-                             f"{', '.join(INPUT_FORMATS)}")
-    if suffix == ".mat":
-        with open(path, "rb") as fh:
-            head = fh.read(520)
-        if len(head) >= 520 and head[512:520] == _HDF5_SIGNATURE:
-            return "mat73"
-        return "mat5"
-    return {".npy": "npy", ".npz": "npz", ".h5": "h5", ".hdf5": "h5", ".zarr": "zarr"}[suffix]
-
-
-def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise FwdModelsError(f"input file '{path}' does not exist; check the path")
-    if path.is_dir() and path.suffix.lower() != ".zarr":      # a Zarr store is a directory
-        raise FwdModelsError(f"input '{path}' is a directory; give a file")
-    if not os.access(path, os.R_OK):
-        raise FwdModelsError(f"input file '{path}' cannot be read (permission denied); fix its "
-                             f"permissions (chmod u+r) or copy it")
-    if path.is_file() and path.stat().st_size == 0:
-        raise FwdModelsError(f"input file '{path}' is empty (0 bytes); it holds nothing to "
-                             f"read: write it again or check the copy")
-
-
-def _open(path, allow_external: bool = False) -> _Container:
-    path = Path(path)
-    _check_readable(path)
-    fmt = detect_format(path)
-    try:
-        if fmt == "npy":
-            return _open_npy(path)
-        if fmt == "npz":
-            return _open_npz(path)
-        if fmt == "mat5":
-            return _open_mat5(path)
-        if fmt == "zarr":
-            from .zarr import open_container
-
-            return open_container(path)
-        from ._hdf5 import open_container
-
-        c = open_container(path, matlab=fmt == "mat73", allow_external=allow_external)
-        if fmt == "h5":
-            from .tvb import is_tvb_time_series, tvb_entries
-
-            if is_tvb_time_series(c.attrs, c.entries):   # TVB: one entry per state and mode
-                tvb_entries(c)
-        return c
-    except PermissionError:
-        raise FwdModelsError(f"input file '{path}' cannot be read (permission denied); fix "
-                             f"its permissions (chmod u+r) or copy it") from None
-
-
 # --------------------------------------------------------------------------- metadata
-def _lookup(c: _Container, entry: _Entry | None, names) -> tuple:
+def _lookup(c: Container, entry: Entry | None, names) -> tuple:
     """The first ``(value, where)`` found for ``names`` (entry attrs, file attrs, entries)."""
     for name in names:
-        if entry is not None and name in getattr(entry, "attrs", {}):
+        if entry is not None and name in entry.attrs:
             return entry.attrs[name], f"attribute {name!r} of '{entry.name}'"
         if name in c.attrs:
             return c.attrs[name], f"file attribute {name!r}"
@@ -126,7 +60,7 @@ def _lookup(c: _Container, entry: _Entry | None, names) -> tuple:
     return None, None
 
 
-def _file_dt(c: _Container, entry: _Entry | None, dt_unit=None):
+def _file_dt(c: Container, entry: Entry | None, dt_unit=None):
     for key in DT_KEYS:
         value, where = _lookup(c, entry, (key,))
         if value is None:
@@ -138,19 +72,19 @@ def _file_dt(c: _Container, entry: _Entry | None, dt_unit=None):
     return None, None
 
 
-def _file_unit(c: _Container, entry: _Entry | None):
+def _file_unit(c: Container, entry: Entry | None):
     names = ("unit", "units")
     if entry is not None:
         base = entry.name.rsplit("/", 1)[-1]
         names = (f"{base}_unit", f"{base}_units") + names
         for name in ("unit", "units"):
-            if name in getattr(entry, "attrs", {}):
+            if name in entry.attrs:
                 return str(entry.attrs[name])
     value, _ = _lookup(c, None, names)
     return None if value is None else str(value)
 
 
-def _fwd_metadata(c: _Container) -> dict | None:
+def _fwd_metadata(c: Container) -> dict | None:
     text = c.attrs.get("fwdmodels_metadata")
     if text is None and "metadata" in c.entries:
         entry = c.entries["metadata"]
@@ -158,7 +92,7 @@ def _fwd_metadata(c: _Container) -> dict | None:
             value = entry.getter()
             if not isinstance(value, (str, bytes, np.ndarray)):
                 value = np.asarray(value[()] if hasattr(value, "id") else value)
-            text = _plain(value)
+            text = plain_value(value)
     if not isinstance(text, str):
         return None
     try:
@@ -193,7 +127,7 @@ class InputArray:
         The fwdmodels metadata, when the file was written by fwdmodels.
     """
 
-    def __init__(self, container: _Container, entry: _Entry, time_axis, dt_unit=None):
+    def __init__(self, container: Container, entry: Entry, time_axis, dt_unit=None):
         self._c = container
         self.path, self.format, self.key = container.path, container.format, entry.name
         self.stored_shape = entry.shape
@@ -248,10 +182,10 @@ class InputArray:
         if hasattr(self._data, "time_axis"):  # a Zarr view names missing rows in time steps
             self._data.time_axis = self.time_axis
         #: Region names stored with the data (TVB's TVB_labels_dimensions), or None.
-        self.region_names = getattr(entry, "region_names", None)
+        self.region_names = entry.region_names
         #: For a TVB time series: its state variable, state index and mode.
-        self.tvb = getattr(entry, "tvb", None)
-        self.tvb_states = getattr(container, "tvb_layout", {}).get("state_variables")
+        self.tvb = entry.tvb
+        self.tvb_states = container.tvb_layout.get("state_variables")
         self.dt, self.dt_where = _file_dt(container, entry, dt_unit)
         self.unit = _file_unit(container, entry)
         self.metadata = _fwd_metadata(container)
@@ -284,7 +218,7 @@ class InputArray:
         except FwdModelsError:
             raise
         except (OSError, ValueError) as exc:
-            raise _corrupt(self.path, exc) from None
+            raise corrupt_file(self.path, exc) from None
         _release(self._data)
         perm = [kept.index(self._order[-2]), kept.index(self._order[-1])]
         return np.asarray(block.transpose(perm), dtype=np.float64, order="C")
@@ -340,9 +274,9 @@ def _release(data) -> None:
             pass
 
 
-def _choose(c: _Container, key: str | None) -> _Entry:
+def _choose(c: Container, key: str | None) -> Entry:
     if key is not None:
-        key = getattr(c, "key_aliases", {}).get(key, key)     # TVB: "0", "V:0", "data"
+        key = c.key_aliases.get(key, key)                      # TVB: "0", "V:0", "data"
         if key in c.entries:
             return c.entries[key]
         if key.lstrip("/") in c.entries:
@@ -375,7 +309,7 @@ def _choose(c: _Container, key: str | None) -> _Entry:
                          f"--key NAME")
 
 
-def _unusable(e: _Entry) -> str:
+def _unusable(e: Entry) -> str:
     if e.complex:
         return "is complex"
     if not e.numeric:
@@ -403,7 +337,7 @@ def open_input(path, key: str | None = None, time_axis: int | None = None,
         Read HDF5 datasets whose data lie outside the file (external raw storage, virtual
         datasets, external links); refused by default, see :mod:`fwdmodels.io._hdf5`.
     """
-    c = _open(path, allow_external)
+    c = open_container(path, allow_external)
     try:
         return InputArray(c, _choose(c, key), time_axis, dt_unit)
     except BaseException:
@@ -428,18 +362,17 @@ def load(path, key: str | None = None, time_axis: int | None = None, *,
 def describe(path) -> dict:
     """What a file holds: format, arrays (name, shape, dtype, unit) and metadata."""
     path = Path(path)
-    if str(path).lower().endswith((".fif", ".fif.gz")):     # MNE Raw or forward solution
-        from .mne import describe_fif
-
-        _check_readable(path)
+    describe_file = describer(path)                       # MNE Raw or forward solution
+    if describe_file is not None:
+        check_readable(path)
         try:
-            return describe_fif(path)
+            return describe_file(path)
         except (FwdModelsError, MissingDependencyError):
             raise
         except Exception as exc:  # MNE raises many kinds (even AttributeError) on bad files
-            raise _corrupt(path, f"MNE-Python cannot read it: {type(exc).__name__}: "
+            raise corrupt_file(path, f"MNE-Python cannot read it: {type(exc).__name__}: "
                                  f"{exc}") from None
-    c = _open(path)
+    c = open_container(path)
     try:
         arrays, meta = [], {}
         for e in c.entries.values():

@@ -30,7 +30,6 @@ arbitrary units. TVB's time series store their time step's unit (``"ms"`` by def
 from __future__ import annotations
 
 import bz2
-import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +38,12 @@ import numpy as np
 
 from ..errors import FwdModelsError, optional_import
 from ..units import ureg
+from ._tvb_series import is_tvb_time_series
+from .readers import open_input
 
 __all__ = ["tvb_data_path", "is_tvb_time_series", "read_time_series", "TVBTimeSeries",
            "read_connectivity", "Connectivity", "read_region_mapping", "read_surface", "Surface",
-           "read_sensors", "Sensors", "read_projection", "tvb_default_leadfield",
+           "read_sensors", "Sensors", "read_projection", "is_tvb_leadfield_spec",
            "TVB_DEFAULT_SUBJECT"]
 
 #: Files of TVB's default subject in tvb-data: connectivities, region mappings, projections.
@@ -76,6 +77,13 @@ def tvb_data_path(name) -> Path:
         raise FwdModelsError(f"{text!r} is not a file of tvb-data; it has: "
                              f"{', '.join(found[:40])}")
     return path
+
+
+def is_tvb_leadfield_spec(path) -> bool:
+    """True for ``tvb:<modality>:<regions>``, the name of TVB's default subject as a region
+    lead field (built by :func:`fwdmodels.leadfield.tvb.tvb_default_leadfield`)."""
+    parts = str(path).split(":")
+    return len(parts) == 3 and parts[0] == "tvb" and "/" not in str(path)
 
 
 def _check_file(path: Path, what: str) -> None:
@@ -119,84 +127,6 @@ def _is_name(text: str) -> bool:
 
 
 # --------------------------------------------------------------------------- time series
-def is_tvb_time_series(attrs: dict, entries) -> bool:
-    """True for an HDF5 file TVB wrote for a time series (a 4-D ``data`` and TVB's
-    attributes)."""
-    tvb = any(k in attrs for k in ("TVB_sample_period", "TVB_labels_ordering",
-                                   "TVB_written_by"))
-    data = entries.get("data")
-    return tvb and data is not None and len(data.shape) == 4
-
-
-def _json_attr(attrs: dict, name: str, default):
-    value = attrs.get(name)
-    if value is None:
-        return default
-    try:
-        parsed = json.loads(value) if isinstance(value, str) else value
-    except ValueError:
-        return default
-    return parsed if isinstance(parsed, type(default)) else default
-
-
-def _axis_names(dims: dict, key: str, n: int):
-    names = dims.get(key)
-    if isinstance(names, list) and len(names) == n and all(isinstance(v, str) for v in names):
-        return tuple(names)
-    return None
-
-
-class _StateModeView:
-    """One (state variable, mode) of a (time, state, region, mode) dataset as (time, region)."""
-
-    def __init__(self, ds, state: int, mode: int):
-        self.ds, self.state, self.mode = ds, state, mode
-        self.shape = (ds.shape[0], ds.shape[2])
-        self.dtype = ds.dtype
-        self.ndim = 2
-
-    def __getitem__(self, index):
-        t, r = index if isinstance(index, tuple) else (index, slice(None))
-        return np.asarray(self.ds[t, self.state, r, self.mode])
-
-    def __array__(self, dtype=None, copy=None):
-        out = self[:, :]
-        return out if dtype is None else out.astype(dtype)
-
-
-def tvb_entries(c) -> None:
-    """Present the 4-D ``data`` of a TVB time-series container as one (time, region) entry per
-    state variable and mode (see the module documentation); ``c`` is changed in place."""
-    from ._containers import _Entry
-
-    raw = c.entries.pop("data")
-    T, S, R, M = raw.shape
-    dims = _json_attr(c.attrs, "TVB_labels_dimensions", {})
-    states = _axis_names(dims, "State Variable", S) or tuple(str(s) for s in range(S))
-    regions = _axis_names(dims, "Region", R)
-    modes = _axis_names(dims, "Mode", M)
-    keys, aliases = {}, {}
-    ds = raw.getter()
-    for s, state in enumerate(states):
-        for m in range(M):
-            name = state if M == 1 else f"{state}:{modes[m] if modes else m}"
-            entry = _Entry(name, (T, R), raw.dtype,
-                           (lambda s=s, m=m: _StateModeView(ds, s, m)),
-                           external=raw.external)
-            entry.attrs = {}
-            entry.region_names = regions
-            entry.tvb = {"state_variable": state, "state_index": s, "mode": m}
-            keys[name] = entry
-            for alias in (f"{s}:{m}", f"{state}:{m}") + ((str(s), state) if M == 1 else ()):
-                aliases.setdefault(alias, name)
-    if S * M == 1:
-        aliases["data"] = next(iter(keys))
-    c.entries.update(keys)
-    c.key_aliases = aliases
-    c.tvb_layout = {"stored_shape": (T, S, R, M), "state_variables": states,
-                    "labels_ordering": _json_attr(c.attrs, "TVB_labels_ordering", [])}
-
-
 @dataclass
 class TVBTimeSeries:
     """One state variable and mode of a TVB time series.
@@ -229,8 +159,6 @@ def read_time_series(path, state=None, mode=None) -> TVBTimeSeries:
 
     With one state variable (or one mode) it need not be named; otherwise ``state`` must be.
     """
-    from .readers import open_input
-
     if state is None and mode is not None:
         state = 0
     key = None if state is None else (f"{state}" if mode is None else f"{state}:{mode}")
@@ -460,10 +388,3 @@ def read_projection(path) -> np.ndarray:
         raise FwdModelsError(f"projection matrix '{path}' must be a real (sensors, vertices) "
                              f"matrix; got shape {values.shape}, dtype {values.dtype}")
     return values.astype(np.float64)
-
-
-def tvb_default_leadfield(modality: str, n_regions: int, **options):
-    """TVB's default subject as a region lead field: see :mod:`fwdmodels.io.tvb_leadfield`."""
-    from .tvb_leadfield import tvb_default_leadfield as build
-
-    return build(modality, n_regions, **options)

@@ -1,29 +1,26 @@
-"""Writing results: ``.npz``, ``.h5`` and MATLAB ``.mat``, atomically, with their metadata.
+"""Writing results to ``.npz``, ``.h5`` and MATLAB ``.mat``: three :class:`OutputFile` formats.
 
-:class:`OutputFile` is filled block by block (``write``) and appears at its path only when
-the block that fills it ends without an error::
+Each is a subclass of :class:`fwdmodels.io.output.OutputFile` (which ``OutputFile(path, ...)``
+chooses by the ending of ``path``), written atomically with its metadata:
 
-    with OutputFile("bold.npz", "bold", (T, N), metadata=meta) as out:
-        for start in range(0, T, 1000):
-            out.write(start, block)            # rows start:start+len(block)
+* ``.npz`` (:class:`NpzOutputFile`): an uncompressed zip streamed to disk (memory-mapped again
+  when read back); rows must be written in order.
+* ``.h5`` (:class:`H5OutputFile`, h5py): one chunked dataset, the flat metadata as attributes,
+  and the full metadata as JSON in the file attribute ``fwdmodels_metadata``. libhdf5 writes
+  through a Python file object (:class:`_GuardedFile`) so that a write error (a full disk, a
+  quota) is a Python ``OSError``: libhdf5 itself does not recover from one and can crash the
+  process.
+* ``.mat`` (:class:`MatOutputFile`): MATLAB v5 through SciPy, which needs the whole array in
+  memory at the end (and at most 2 GB per variable); use ``.h5`` for very long outputs.
 
-* ``.npz``: an uncompressed zip streamed to disk (memory-mapped again when read back); rows
-  must be written in order.
-* ``.h5`` (h5py): one chunked dataset, the flat metadata as attributes, and the full metadata
-  as JSON in the file attribute ``fwdmodels_metadata``. libhdf5 writes through a Python file
-  object (:class:`_GuardedFile`) so that a write error (a full disk, a quota) is a Python
-  ``OSError``: libhdf5 itself does not recover from one and can crash the process.
-* ``.mat``: MATLAB v5 through SciPy, which needs the whole array in memory at the end (and at
-  most 2 GB per variable); use ``.h5`` for very long outputs.
-
-The free space of the output's folder is checked before anything is written (``.npz``, ``.h5``
-and ``.mat``, whose size is known in advance; a ``.zarr`` store is compressed).
+The free space of the output's folder is checked before anything is written (the size of
+these three is known in advance; a ``.zarr`` store is compressed).
 
 Each file holds the data array, ``dt`` (seconds, a number) with ``dt_unit`` = ``"s"``, ``unit``
 and ``metadata`` (JSON text; see :mod:`fwdmodels.io.metadata`), plus the ``extra`` arrays
 (for EEG and MEG: the sensor names, positions and orientations, the region names). Text arrays
 are written as each format keeps text: fixed-width Unicode in ``.npz``, UTF-8 strings in
-``.h5``, cell arrays in ``.mat``, variable-length strings in ``.zarr``.
+``.h5``, cell arrays in ``.mat`` (variable-length strings in ``.zarr``).
 """
 
 from __future__ import annotations
@@ -31,208 +28,136 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import FwdModelsError
-from ._atomic import TEMP_SUFFIX, atomic_path, check_free_space, check_output_path
-from .metadata import dumps
-from .readers import _h5py
+from ._hdf5 import h5py_module
+from .output import OutputFile
 
-__all__ = ["OutputFile", "save", "OUTPUT_FORMATS", "output_format"]
+__all__ = ["NpzOutputFile", "H5OutputFile", "MatOutputFile"]
 
-OUTPUT_FORMATS = (".npz", ".h5", ".hdf5", ".mat", ".zarr")
 _MAT5_LIMIT = 2 ** 31 - 1
 
 
-def output_format(path, extra=()) -> str:
-    """The output format from the extension (``extra`` allows e.g. ``.fif``)."""
-    suffix = Path(path).suffix.lower()
-    allowed = OUTPUT_FORMATS + tuple(extra)
-    if suffix not in allowed:
-        raise FwdModelsError(f"output '{path}' has the extension {suffix or '(none)'!r}; "
-                             f"fwdmodels writes {', '.join(allowed)} (add one to the name)")
-    return suffix
-
-
-class OutputFile:
-    """An output written block by block and moved into place atomically (see module notes).
-
-    Parameters
-    ----------
-    path : str or path-like
-        Destination (``.npz``, ``.h5``, ``.mat``).
-    name : str
-        Name of the data array in the file (``"bold"``, ``"eeg"``, ``"meg"``).
-    shape : tuple of int
-        Shape of the whole array, time first along ``time_axis`` (``-2``).
-    metadata : dict
-        Written with the data (see :func:`fwdmodels.io.metadata.build_metadata`).
-    dtype : numpy dtype
-        float64 (default) or float32.
-    force : bool
-        Overwrite an existing file.
-    extra : dict of str to ndarray, optional
-        Small arrays written next to the data (e.g. channel positions).
-    """
-
-    def __new__(cls, path, *args, **kwargs):
-        if cls is OutputFile and Path(path).suffix.lower() == ".zarr":
-            from .zarr import ZarrOutputFile         # a directory store: see fwdmodels.io.zarr
-
-            cls = ZarrOutputFile
-        return super().__new__(cls)
-
-    def __init__(self, path, name: str, shape, *, metadata: dict, dtype=np.float64,
-                 force: bool = False, extra: dict | None = None):
-        self.path = check_output_path(path, force)
-        self.suffix = output_format(self.path)
-        self.name, self.shape, self.dtype = name, tuple(int(s) for s in shape), np.dtype(dtype)
-        self.metadata, self.force = metadata, force
-        self.extra = {k: _extra_value(v, self.suffix) for k, v in (extra or {}).items()}
-        nbytes = int(np.prod(self.shape)) * self.dtype.itemsize
-        if self.suffix == ".mat" and nbytes > _MAT5_LIMIT:
-            raise FwdModelsError(f"output '{self.path}' would hold {nbytes / 1e9:.1f} GB, more "
-                                 f"than a MATLAB v5 .mat variable can (2 GB); write .h5 "
-                                 f"instead (MATLAB reads it with h5read)")
-        if self.suffix in (".h5", ".hdf5"):
-            _h5py("writing .h5 files")
-        if self.suffix in (".npz", ".h5", ".hdf5", ".mat"):
-            check_free_space(self.path, nbytes)
-        self._ctx = None
-        self._written = 0
-
-    # ------------------------------------------------------------------ lifecycle
-    #: Ending of the temporary file (a subclass may need its own, see fwdmodels.io.mne).
-    temp_suffix = TEMP_SUFFIX
-
-    def _atomic(self):
-        """The context that gives a temporary path and renames it into place on success."""
-        return atomic_path(self.path, self.force, self.temp_suffix)
-
-    def __enter__(self):
-        self._ctx = self._atomic()
-        self._tmp = self._ctx.__enter__()
-        try:
-            self._open()
-        except BaseException as exc:
-            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                self._finish()
-            else:
-                self._abort()
-        except BaseException as err:         # finishing failed: no output, and say so
-            self._abort()
-            self._ctx.__exit__(type(err), err, err.__traceback__)
-            raise
-        return self._ctx.__exit__(exc_type, exc, tb)
-
-    # ------------------------------------------------------------------ formats
-    def _flat(self) -> dict:
-        meta = self.metadata
-        flat = {"unit": str(meta.get("unit", "")), "metadata": dumps(meta)}
-        if meta.get("dt") is not None:
-            flat.update(dt=float(meta["dt"]), dt_unit=str(meta.get("dt_unit", "s")))
-        return flat
+class NpzOutputFile(OutputFile, suffixes=(".npz",)):
+    """An ``.npz`` output: an uncompressed zip streamed to disk; rows written in order."""
 
     def _open(self):
-        if self.suffix == ".npz":
-            self._zip = zipfile.ZipFile(self._tmp, "w", zipfile.ZIP_STORED, allowZip64=True)
-            self._member = self._zip.open(f"{self.name}.npy", "w", force_zip64=True)
-            header = {"descr": np.lib.format.dtype_to_descr(self.dtype),
-                      "fortran_order": False, "shape": self.shape}
-            np.lib.format.write_array_header_2_0(self._member, header)
-        elif self.suffix in (".h5", ".hdf5"):
-            h5py = _h5py("writing .h5 files")
-            self._raw = _GuardedFile(self._tmp, name=self.path)
-            self._h5 = h5py.File(self._raw, "w")
-            rows = max(1, min(self.shape[-2], (1 << 20) // max(1, self.shape[-1] * 8)))
-            chunks = tuple([1] * (len(self.shape) - 2) + [rows, self.shape[-1]])
-            self._ds = self._h5.create_dataset(self.name, shape=self.shape, dtype=self.dtype,
-                                               chunks=chunks if all(self.shape) else None)
-        else:
-            self._buffer = np.zeros(self.shape, dtype=self.dtype)
+        self._written = 0
+        self._zip = zipfile.ZipFile(self._tmp, "w", zipfile.ZIP_STORED, allowZip64=True)
+        self._member = self._zip.open(f"{self.name}.npy", "w", force_zip64=True)
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                  "fortran_order": False, "shape": self.shape}
+        np.lib.format.write_array_header_2_0(self._member, header)
 
     def write(self, start: int, block: np.ndarray, batch: int | None = None) -> None:
-        """Write ``block`` (rows, M) at time rows ``start:start+rows`` (of ``batch`` if 3-D)."""
+        block = np.asarray(block, dtype=self.dtype)
+        flat = (0 if batch is None else batch * self.shape[-2]) + start
+        if flat != self._written:
+            raise FwdModelsError("rows of an .npz output must be written in order")
+        self._member.write(np.ascontiguousarray(block).tobytes())
+        self._written = flat + block.shape[0]
+
+    def _finish(self):
+        self._member.close()
+        for key, value in list(self._flat().items()) + list(self.extra.items()):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asarray(value), allow_pickle=False)
+            self._zip.writestr(f"{key}.npy", buf.getvalue())
+        self._zip.close()
+
+    def _abort(self):
+        _close_all(self, "_member", "_zip")
+
+
+class H5OutputFile(OutputFile, suffixes=(".h5", ".hdf5")):
+    """An HDF5 output: one chunked dataset, written through a :class:`_GuardedFile`."""
+
+    def _check(self):
+        super()._check()
+        h5py_module("writing .h5 files")
+
+    def _open(self):
+        h5py = h5py_module("writing .h5 files")
+        self._raw = _GuardedFile(self._tmp, name=self.path)
+        self._h5 = h5py.File(self._raw, "w")
+        rows = max(1, min(self.shape[-2], (1 << 20) // max(1, self.shape[-1] * 8)))
+        chunks = tuple([1] * (len(self.shape) - 2) + [rows, self.shape[-1]])
+        self._ds = self._h5.create_dataset(self.name, shape=self.shape, dtype=self.dtype,
+                                           chunks=chunks if all(self.shape) else None)
+
+    def write(self, start: int, block: np.ndarray, batch: int | None = None) -> None:
         block = np.asarray(block, dtype=self.dtype)
         stop = start + block.shape[0]
-        index = (slice(start, stop),) if batch is None else (batch, slice(start, stop))
-        if self.suffix == ".npz":
-            flat = (0 if batch is None else batch * self.shape[-2]) + start
-            if flat != self._written:
-                raise FwdModelsError("rows of an .npz output must be written in order")
-            self._member.write(np.ascontiguousarray(block).tobytes())
-            self._written = flat + block.shape[0]
-        elif self.suffix in (".h5", ".hdf5"):
-            self._ds[index] = block
-            self._raw.check()
-        else:
-            self._buffer[index] = block
+        self._ds[(slice(start, stop),) if batch is None else (batch, slice(start, stop))] = block
+        self._raw.check()
 
     def _finish(self):
         flat = self._flat()
-        if self.suffix == ".npz":
-            self._member.close()
-            for key, value in list(flat.items()) + list(self.extra.items()):
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.asarray(value), allow_pickle=False)
-                self._zip.writestr(f"{key}.npy", buf.getvalue())
-            self._zip.close()
-        elif self.suffix in (".h5", ".hdf5"):
-            for key in ("dt", "dt_unit", "unit"):
-                if key not in flat:
-                    continue
+        for key in ("dt", "dt_unit", "unit"):
+            if key in flat:
                 self._ds.attrs[key] = flat[key]
                 self._h5.attrs[key] = flat[key]
-            self._h5.attrs["fwdmodels_metadata"] = flat["metadata"]
-            for key, value in self.extra.items():
-                if value.dtype.kind == "U":              # h5py stores text as UTF-8 strings
-                    self._h5.create_dataset(key, data=value.astype(object),
-                                            dtype=_h5py("writing .h5 files").string_dtype())
-                else:
-                    self._h5.create_dataset(key, data=value)
-            self._h5.close()
-            self._raw.close()
-            self._raw.check()
-        else:
-            import scipy.io
-
-            data = {self.name: self._buffer, **flat, **self.extra}
-            scipy.io.savemat(self._tmp, data, do_compression=False, oned_as="column")
-            self._buffer = None
+        self._h5.attrs["fwdmodels_metadata"] = flat["metadata"]
+        for key, value in self.extra.items():
+            if value.dtype.kind == "U":              # h5py stores text as UTF-8 strings
+                self._h5.create_dataset(key, data=value.astype(object),
+                                        dtype=h5py_module("writing .h5 files").string_dtype())
+            else:
+                self._h5.create_dataset(key, data=value)
+        self._h5.close()
+        self._raw.close()
+        self._raw.check()
 
     def _abort(self):
-        for attr in ("_member", "_zip", "_h5", "_raw"):
-            obj = getattr(self, attr, None)
-            if obj is not None:
-                try:
-                    obj.close()
-                except Exception:  # closing a failed writer is best effort
-                    pass
+        _close_all(self, "_h5", "_raw")
+
+
+class MatOutputFile(OutputFile, suffixes=(".mat",)):
+    """A MATLAB v5 output through SciPy: the array is kept in memory and saved at the end."""
+
+    def _check(self):
+        super()._check()
+        if self.nbytes > _MAT5_LIMIT:
+            raise FwdModelsError(f"output '{self.path}' would hold {self.nbytes / 1e9:.1f} GB, "
+                                 f"more than a MATLAB v5 .mat variable can (2 GB); write .h5 "
+                                 f"instead (MATLAB reads it with h5read)")
+
+    @staticmethod
+    def _stored_text(array):
+        """A cell array of names; one text stays a char array."""
+        return array.astype(str).astype(object) if array.ndim else array.astype(str)
+
+    def _open(self):
+        self._buffer = np.zeros(self.shape, dtype=self.dtype)
+
+    def write(self, start: int, block: np.ndarray, batch: int | None = None) -> None:
+        block = np.asarray(block, dtype=self.dtype)
+        stop = start + block.shape[0]
+        self._buffer[(slice(start, stop),) if batch is None else (batch, slice(start, stop))] \
+            = block
+
+    def _finish(self):
+        import scipy.io
+
+        data = {self.name: self._buffer, **self._flat(), **self.extra}
+        scipy.io.savemat(self._tmp, data, do_compression=False, oned_as="column")
+        self._buffer = None
+
+    def _abort(self):
         self._buffer = None
 
 
-def _extra_value(value, suffix: str) -> np.ndarray:
-    """An extra array as its format stores it. Text (names) is fixed-width Unicode in
-    ``.npz`` and ``.h5`` (written there as UTF-8 strings), a cell array of strings in
-    ``.mat`` and Zarr's variable-length string type in ``.zarr``; numbers are kept as they
-    are."""
-    array = np.asarray(value)
-    if array.dtype.kind not in "UOT" or (array.dtype.kind == "O" and not all(
-            isinstance(v, str) for v in array.ravel())):
-        return array
-    if suffix == ".mat":             # a cell array of names; one text stays a char array
-        return array.astype(str).astype(object) if array.ndim else array.astype(str)
-    if suffix == ".zarr":
-        return array.astype(np.dtypes.StringDType())
-    return array.astype(str)
+def _close_all(output, *names) -> None:
+    """Close the open files ``names`` of a failed output (best effort)."""
+    for attr in names:
+        obj = getattr(output, attr, None)
+        if obj is not None:
+            try:
+                obj.close()
+            except Exception:  # closing a failed writer is best effort
+                pass
 
 
 class _GuardedFile:
@@ -316,17 +241,3 @@ class _GuardedFile:
 
     def close(self):
         self._fh.close()
-
-
-def save(path, name: str, array, *, metadata: dict, force: bool = False,
-         extra: dict | None = None) -> Path:
-    """Write a whole time-first array with its metadata, atomically; return the path."""
-    array = np.asarray(array)
-    with OutputFile(path, name, array.shape, metadata=metadata, dtype=array.dtype,
-                    force=force, extra=extra) as out:
-        if array.ndim == 3:
-            for b in range(array.shape[0]):
-                out.write(0, array[b], batch=b)
-        else:
-            out.write(0, array)
-    return Path(path)

@@ -6,13 +6,14 @@ passing through one process's memory (:func:`write_dask`), and a long recording 
 lazy dask array (:func:`open_dask`).
 
 Inputs (through :func:`fwdmodels.io.open_input`, so the CLI and the pipeline read them like
-any other file): a group of arrays (``--key`` picks one when there are several) or a single
-array. dt and the unit are read like HDF5's: attributes ``dt`` (text such as ``"0.1 ms"``, or
-a number with ``dt_unit``) and ``unit``, on the array or on the group. Stores of both Zarr
-formats (2 and 3) are read; zarr-python 3 or later is needed.
+any other file; opened by :mod:`fwdmodels.io._zarr_store`): a group of arrays (``key`` picks
+one when there are several) or a single array. dt and the unit are read like HDF5's:
+attributes ``dt`` (text such as ``"0.1 ms"``, or a number with ``dt_unit``) and ``unit``, on
+the array or on the group. Stores of both Zarr formats (2 and 3) are read; zarr-python 3 or
+later is needed.
 
-Outputs (:class:`ZarrOutputFile`, chosen by :class:`fwdmodels.io.OutputFile` for a ``.zarr``
-path, and :func:`write_dask`): a Zarr v3 group holding the data array (time chunks of about
+Outputs (:class:`ZarrOutputFile`, the :class:`fwdmodels.io.OutputFile` of a ``.zarr`` path,
+and :func:`write_dask`): a Zarr v3 group holding the data array (time chunks of about
 1 MB, all columns; missing chunks read as NaN, so a damaged store cannot pass for zeros),
 ``dt``, ``dt_unit`` and ``unit`` as attributes of the array and of the group, and the full
 metadata as JSON in the group attribute ``fwdmodels_metadata``, as in ``.h5`` outputs. The
@@ -23,7 +24,6 @@ only once complete, so an existing ``.zarr`` output is always a complete one.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import shutil
 import tempfile
@@ -31,26 +31,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FwdModelsError, MissingDependencyError, optional_import
+from ..errors import FwdModelsError, optional_import
 from ._atomic import TEMP_SUFFIX, _umask, check_output_path, remove_stale_parts, temp_prefix
+from ._zarr_store import ZarrView, zarr_module
 from .metadata import dumps
-from .writers import OutputFile
+from .output import OutputFile
+from .readers import open_input
 
-__all__ = ["ZARR_SUFFIX", "open_container", "ZarrOutputFile", "atomic_store", "write_dask",
-           "open_dask", "is_store"]
+__all__ = ["ZARR_SUFFIX", "ZarrOutputFile", "atomic_store", "write_dask", "open_dask",
+           "is_store"]
+
+#: The zarr module or a MissingDependencyError (a name :mod:`fwdmodels.batch` imports).
+_zarr = zarr_module
 
 ZARR_SUFFIX = ".zarr"
 #: Bytes of an output chunk (rows × columns × itemsize), as for HDF5 outputs.
 CHUNK_BYTES = 1 << 20
-
-
-def _zarr(feature: str):
-    """The zarr module (version 3 or later), or a MissingDependencyError naming the extra."""
-    zarr = optional_import("zarr", "dask", feature)
-    if int(zarr.__version__.split(".")[0]) < 3:
-        raise MissingDependencyError("zarr>=3", "dask", f"{feature} (zarr {zarr.__version__} "
-                                     f"is installed)")
-    return zarr
 
 
 def _dask_array(feature: str):
@@ -60,128 +56,6 @@ def _dask_array(feature: str):
 def is_store(path) -> bool:
     """True if ``path`` names a Zarr store (by its ``.zarr`` suffix)."""
     return Path(path).suffix.lower() == ZARR_SUFFIX
-
-
-# --------------------------------------------------------------------------- reading
-def _plain_attr(value):
-    if isinstance(value, list) and len(value) == 1:
-        return value[0]
-    return value
-
-
-class _ZarrView:
-    """A zarr array sliced like an array; a damaged chunk becomes a clear FwdModelsError.
-
-    Zarr reads a chunk whose file is missing as the array's fill value, so a store that lost
-    a file would pass zeros (or whatever the fill value is) off as data: every chunk file a
-    read touches is checked to exist, and to lie inside the store (a chunk may not be a link
-    to a file elsewhere).
-    """
-
-    def __init__(self, array, path, name=None):
-        self.array, self.path, self.name = array, Path(path), name or Path(path).stem
-        self.shape, self.ndim = tuple(array.shape), array.ndim
-        self.dtype = np.dtype(array.dtype)
-        self.time_axis = 0                  # set by InputArray, for the message
-        root = getattr(getattr(array.store_path, "store", None), "root", None)
-        self._root = None if root is None else Path(root) / array.store_path.path
-        self._grain = tuple(array.shards or array.chunks)
-
-    def _chunk_ranges(self, index):
-        index = index if isinstance(index, tuple) else (index,)
-        if any(i is Ellipsis for i in index):
-            at = next(k for k, i in enumerate(index) if i is Ellipsis)
-            index = index[:at] + (slice(None),) * (self.ndim - len(index) + 1) + index[at + 1:]
-        index = index + (slice(None),) * (self.ndim - len(index))
-        ranges = []
-        for sel, n, g in zip(index, self.shape, self._grain):
-            if isinstance(sel, slice):
-                start, stop, _ = sel.indices(n)
-                if stop <= start:
-                    return None
-                ranges.append(range(start // g, (stop - 1) // g + 1))
-            else:
-                i = int(sel) % n
-                ranges.append(range(i // g, i // g + 1))
-        return ranges
-
-    def check_chunks(self, index=Ellipsis) -> None:
-        """Raise if a chunk file that ``index`` reads is missing or lies outside the store."""
-        ranges = self._chunk_ranges(index) if self._root is not None else None
-        if ranges is None:
-            return
-        root = os.path.realpath(self._root)
-        for coords in itertools.product(*ranges):
-            key = self.array.metadata.encode_chunk_key(coords)
-            file = self._root / key
-            real = os.path.realpath(file)
-            if not os.path.exists(real):
-                self._missing(coords, key)
-            if os.path.commonpath([root, real]) != root:
-                raise FwdModelsError(
-                    f"chunk '{key}' of '{self.name}' in '{self.path}' is a link to '{real}', "
-                    f"outside the store; fwdmodels reads only data inside its input (the output "
-                    f"would carry that file's bytes): copy the data into the store")
-
-    def _missing(self, coords, key):
-        axis = self.time_axis if self.ndim > 1 else 0
-        g, n = self._grain[axis], self.shape[axis]
-        first, last = coords[axis] * g, min((coords[axis] + 1) * g, n) - 1
-        fill = self.array.fill_value
-        fill = fill.item() if isinstance(fill, np.generic) else fill
-        raise FwdModelsError(
-            f"rows {first} to {last} (along axis {axis}, time) of '{self.name}' in "
-            f"'{self.path}' are missing: the chunk file '{key}' does not exist, and zarr would "
-            f"read them as the fill value {fill!r}, which fwdmodels will not pass off as data. "
-            f"Restore the chunk; or, if the store was written without empty chunks "
-            f"(write_empty_chunks=False) and those rows really are {fill!r}, write them again "
-            f"with write_empty_chunks=True")
-
-    def __getitem__(self, index):
-        self.check_chunks(index)
-        try:
-            return np.asarray(self.array[index])
-        except (IndexError, TypeError):
-            raise
-        except Exception as exc:  # codec, JSON or file errors of a damaged chunk
-            from ._containers import _corrupt
-
-            raise _corrupt(self.path, f"{type(exc).__name__}: {exc}") from None
-
-    def __array__(self, dtype=None, copy=None):
-        out = self[...]
-        return out if dtype is None else out.astype(dtype)
-
-
-def open_container(path):
-    """A Zarr store as the readers' container of entries (used by ``open_input``)."""
-    from ._containers import _Container, _corrupt, _Entry
-
-    zarr = _zarr("reading .zarr stores")
-    path = Path(path)
-    try:
-        node = zarr.open(str(path), mode="r")
-        if isinstance(node, zarr.Array):
-            members = [(path.stem, node)]
-            attrs = {}
-        else:
-            attrs = dict(node.attrs)
-            members = [(name, m) for name, m in node.members(max_depth=None)
-                       if isinstance(m, zarr.Array)]
-    except Exception as exc:  # zarr raises many kinds for a store that is not one
-        raise _corrupt(path, f"not a readable Zarr store: {type(exc).__name__}: {exc}") from None
-    c = _Container(path, "zarr")
-    c.attrs = {k: _plain_attr(v) for k, v in attrs.items()}
-    for name, array in members:
-        try:
-            dtype = np.dtype(array.dtype)
-        except TypeError:
-            dtype = None               # a string or other non-numeric array
-        entry = _Entry(name, array.shape, dtype,
-                       lambda array=array, name=name: _ZarrView(array, path, name))
-        entry.attrs = {k: _plain_attr(v) for k, v in dict(array.attrs).items()}
-        c.entries[name] = entry
-    return c
 
 
 def open_dask(path, key: str | None = None, time_axis: int | None = None,
@@ -202,18 +76,16 @@ def open_dask(path, key: str | None = None, time_axis: int | None = None,
         dict holds ``dt`` (pint Quantity or None), ``unit`` (str or None), ``metadata`` and
         ``key``.
     """
-    from .readers import open_input
-
     da = _dask_array("reading .zarr stores as dask arrays")
     if not is_store(path):
         raise FwdModelsError(f"`path` must be a .zarr store; got '{path}'")
-    zarr = _zarr("reading .zarr stores")
+    zarr = zarr_module("reading .zarr stores")
     with open_input(path, key, time_axis, dt_unit) as data:
         info = {"dt": data.dt, "unit": data.unit, "metadata": data.metadata, "key": data.key}
         order = data._order
         node = zarr.open(str(path), mode="r")
         array = node if isinstance(node, zarr.Array) else node[data.key]
-        view = _ZarrView(array, path, data.key)
+        view = ZarrView(array, path, data.key)
         view.time_axis = data.time_axis
         view.check_chunks()           # dask reads lazily: every chunk is checked now
     lazy = da.from_zarr(array)
@@ -247,8 +119,8 @@ def atomic_store(path, force: bool = False):
 
 
 def _exists_error(path) -> FwdModelsError:
-    return FwdModelsError(f"output '{path}' already exists; pass --force to overwrite it (or "
-                          f"choose another name)")
+    return FwdModelsError(f"output '{path}' already exists; pass `force=True` to overwrite it "
+                          f"(or choose another name)")
 
 
 def _move_store(tmp: Path, path: Path, force: bool) -> None:
@@ -286,7 +158,7 @@ def _flat_attrs(metadata: dict) -> dict:
 
 def _create(tmp: Path, name: str, shape, dtype, chunks, metadata: dict, extra: dict):
     """The output group in ``tmp`` with its metadata and extras; returns the data array."""
-    zarr = _zarr("writing .zarr stores")
+    zarr = zarr_module("writing .zarr stores")
     group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
     data = group.create_array(name, shape=tuple(shape), chunks=tuple(chunks), dtype=dtype,
                               fill_value=np.nan)
@@ -299,16 +171,24 @@ def _create(tmp: Path, name: str, shape, dtype, chunks, metadata: dict, extra: d
     return data
 
 
-class ZarrOutputFile(OutputFile):
+class ZarrOutputFile(OutputFile, suffixes=(ZARR_SUFFIX,)):
     """An :class:`~fwdmodels.io.OutputFile` written as a Zarr store (see the module notes).
 
     ``OutputFile(path, ...)`` returns one of these for a ``.zarr`` path; rows may be written
-    in any order.
+    in any order. Its size is not known in advance (chunks are compressed), so the free space
+    is not checked.
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _zarr("writing .zarr stores")
+    checks_space = False
+
+    def _check(self):
+        super()._check()
+        zarr_module("writing .zarr stores")
+
+    @staticmethod
+    def _stored_text(array):
+        """Zarr's variable-length string type."""
+        return array.astype(np.dtypes.StringDType())
 
     def _atomic(self):
         return atomic_store(self.path, self.force)
@@ -325,7 +205,7 @@ class ZarrOutputFile(OutputFile):
 
     def _finish(self):
         # the metadata again: a writer may complete it during the run (an error estimate)
-        zarr = _zarr("writing .zarr stores")
+        zarr = zarr_module("writing .zarr stores")
         group = zarr.open_group(str(self._tmp), mode="r+")
         flat = _flat_attrs(self.metadata)
         group[self.name].attrs.update(flat)
@@ -363,7 +243,7 @@ def write_dask(path, name: str, array, *, metadata: dict, force: bool = False,
     pathlib.Path of the store.
     """
     da = _dask_array("writing dask arrays to .zarr stores")
-    _zarr("writing .zarr stores")
+    zarr_module("writing .zarr stores")
     path = check_output_path(path, force)
     if not is_store(path):
         raise FwdModelsError(f"`path` must end in .zarr to write a dask array in parallel; got "

@@ -13,11 +13,12 @@ its dominant direction by MNE-Python's ``label_sign_flip`` rule) and ``c_r = Σ_
 for a mean, 1 for a sum. Units pass through: a Quantity stays a Quantity in the same unit.
 
 The default everywhere (:func:`region_leadfield`,
-:func:`fwdmodels.io.mne.read_forward_leadfield`, the command line) is the **mean**: a region's
-dipole moment is its total, spread over its vertices in proportion to their areas (equally
-when no areas are known), so the region lead field does not grow with the number of vertices
-of the source space. ``reduce="sum"`` gives every vertex the whole moment: the convention for
-moment densities and that of TVB's EEG monitor (which sums vertex columns per region).
+:func:`fwdmodels.leadfield.forward.read_forward_leadfield`, the command line) is the **mean**:
+a region's dipole moment is its total, spread over its vertices in proportion to their areas
+(equally when no areas are known), so the region lead field does not grow with the number of
+vertices of the source space. ``reduce="sum"`` gives every vertex the whole moment: the
+convention for moment densities and that of TVB's EEG monitor (which sums vertex columns per
+region).
 
 :func:`reduce_vertex_leadfield` does the same for any (vertices, sensors) matrix, after a
 stated policy for sensors with non-finite values (:func:`nan_sensors`: drop them, the

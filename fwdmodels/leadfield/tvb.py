@@ -50,7 +50,13 @@ import numpy as np
 
 from .._validation import check_option
 from ..errors import FwdModelsError
+from ..io.leadfield_file import RegionLeadField
+from ..io.metadata import file_sha256
+from ..io.tvb import (TVB_DEFAULT_SUBJECT, read_connectivity, read_projection,
+                      read_region_mapping, read_sensors, read_surface, tvb_data_path)
 from ..units import ureg
+from .aggregation import REDUCTIONS
+from .aggregation import nan_sensors as apply_nan_policy
 
 __all__ = ["tvb_default_leadfield", "known_tvb_unit", "unit_evidence", "TVB_UNITS"]
 
@@ -60,10 +66,10 @@ TVB_UNITS = {"projection_eeg_65_surface_16k.npy": "V/(A*m)",
 _EVIDENCE = {
     "eeg": "V/(A*m): TVB's values correlate with a three-shell sphere fitted to the same "
            "electrodes with the same vertices and normals at r = 0.89, at 0.19 times its "
-           "skull-less magnitude (fwdmodels.io.tvb_leadfield)",
+           "skull-less magnitude (fwdmodels.leadfield.tvb)",
     "meg": "T/(A*m): from magnitudes only (tvb-data's MEG sensor positions are degenerate): "
            "median |L| 0.94 and 99th percentile 1.03 times a 248-magnetometer helmet at "
-           "12 cm with the same vertices and normals (fwdmodels.io.tvb_leadfield)",
+           "12 cm with the same vertices and normals (fwdmodels.leadfield.tvb)",
 }
 #: Cortex shift (mm) from TVB's cortex frame to the frame of its EEG sensors (see above).
 CORTEX_TO_SENSORS_MM = (10.0, 0.0, 52.0)
@@ -103,12 +109,6 @@ def tvb_default_leadfield(modality: str, n_regions: int, *, reduce: str = "mean"
     RegionLeadField: ``L`` (regions, sensors) in V/(A·m) or T/(A·m), sensor and region names,
     and in ``details`` the unit's evidence and every choice made.
     """
-    from ..leadfield.aggregation import REDUCTIONS, nan_sensors as apply_nan_policy
-    from .leadfield_file import RegionLeadField
-    from .metadata import file_sha256
-    from .tvb import (TVB_DEFAULT_SUBJECT, read_connectivity, read_projection,
-                      read_region_mapping, read_sensors, tvb_data_path)
-
     check_option(modality, "modality", ("eeg", "meg"))
     check_option(reduce, "reduce", REDUCTIONS)
     check_option(subcortical, "subcortical", ("zero", "refuse"))
@@ -170,8 +170,7 @@ def unit_evidence(modality: str, vertex_step: int = 16) -> dict:
     """Recompute the comparison that establishes the unit (see the module notes), on every
     ``vertex_step``-th cortical vertex: a dict of figures (``corr`` and ``scale`` for EEG;
     ``median_ratio`` and ``p99_ratio`` for MEG)."""
-    from ..leadfield.headmodels import sphere_eeg_leadfield, sphere_meg_leadfield
-    from .tvb import TVB_DEFAULT_SUBJECT, read_projection, read_sensors, read_surface
+    from .headmodels import sphere_eeg_leadfield, sphere_meg_leadfield
 
     check_option(modality, "modality", ("eeg", "meg"))
     cortex = read_surface("tvb:" + TVB_DEFAULT_SUBJECT["cortex"])
@@ -201,7 +200,7 @@ def unit_evidence(modality: str, vertex_step: int = 16) -> dict:
         return {"corr": float(np.corrcoef(a.ravel(), b.ravel())[0, 1]),
                 "scale": float((a * b).sum() / (b * b).sum()), "unit": "V/(A*m)",
                 "vertices": int(inside.sum()), "of": int(inside.size)}
-    from ..leadfield.sensors import meg_helmet
+    from .sensors import meg_helmet
 
     centre = (verts.max(axis=0) + verts.min(axis=0)) / 2
     helmet = meg_helmet(int(ok.sum()), "12 cm", centre * ureg.mm)
