@@ -277,8 +277,9 @@ def _noise_pieces(entropy: int, batch: int, t0: int, t1: int, n_channels: int):
         yield start, stop, rng
 
 
-def _where(s: np.ndarray, block_info):
-    """``(batch offset, time offset, stop, the block as (b, t, R))`` of a dask block."""
+def _locate(s: np.ndarray, block_info):
+    """``(first batch index, first and stop time index, the block as (b, t, R))`` of a dask
+    block, refused naming ``s`` and the whole array's indices when it is not finite."""
     location = block_info[0]["array-location"]
     batched = s.ndim == 3
     b0 = location[0][0] if batched else 0
@@ -294,7 +295,7 @@ def _where(s: np.ndarray, block_info):
 def _leadfield_chunk(s, *, model, unit, entropy, block_info=None):
     """One block of :func:`apply_leadfield`: :meth:`~fwdmodels.LeadFieldModel.forward_block`,
     once for the block without noise, once per batch member and noise block with it."""
-    b0, t0, t1, s3 = _where(s, block_info)
+    b0, t0, t1, s3 = _locate(s, block_info)
     batched = s.ndim == 3
     if not model.has_noise:
         return model.forward_block(s3 if batched else s3[0], unit=unit,
@@ -312,7 +313,7 @@ def _rms_parts(s, *, lead, block_info=None):
     """``RunningRMS.parts`` of the noise-free signal of one block, shaped (1, …, 1, 3)."""
     from .leadfield.noise import RunningRMS
 
-    *_, s3 = _where(s, block_info)
+    *_, s3 = _locate(s, block_info)
     acc = RunningRMS()
     acc.add(np.asarray(s3, dtype=np.float64).reshape(-1, s3.shape[-1]) @ lead)
     return np.reshape(acc.parts, (1,) * (s.ndim - 1) + (3,))
