@@ -2,7 +2,8 @@
 
 :func:`make_leadfield` builds a :class:`~fwdmodels.io.leadfield_file.RegionLeadField` from a
 *source* and writes it (``.npz`` or ``.h5``, see :mod:`fwdmodels.io.leadfield_file`), so that
-``fwdmodels eeg|meg --leadfield FILE`` needs nothing else. Sources, by name (:data:`SOURCES`):
+an EEG or MEG run (:func:`fwdmodels.pipeline.run_eeg`) needs nothing else. Sources, by name
+(:func:`sources`):
 
 * ``"sphere"`` (:func:`sphere_leadfield`): an analytic spherical head (three shells for EEG,
   the Sarvas formula for MEG) with a standard cap or helmet chosen by name (:data:`LAYOUTS`:
@@ -12,8 +13,10 @@
   with a parcellation (:func:`fwdmodels.io.mne.read_forward_leadfield`).
 
 More sources plug in with :func:`register_source` (a builder function returning a
-``RegionLeadField`` and the command-line options that feed its keywords); a module that
-registers one is listed in :data:`SOURCE_MODULES`, imported when the table is first used.
+``RegionLeadField`` and, optionally, a function that adds the command-line options feeding its
+keywords); a module that registers one is listed in :data:`SOURCE_MODULES`, imported when the
+table is first used. The options of the built-in sources are those of
+:mod:`fwdmodels.cli.leadfield`.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .errors import FwdModelsError, MissingDependencyError
 
 __all__ = ["make_leadfield", "build_leadfield", "sphere_leadfield", "forward_leadfield",
            "read_sources", "register_source", "sources", "Source", "LAYOUTS", "Layout",
-           "SOURCE_MODULES", "listing", "demo_region_leadfields"]
+           "SOURCE_MODULES"]
 
 
 # =========================================================================== the tables
@@ -81,13 +84,14 @@ LAYOUTS = {layout.name: layout for layout in (
 class Source:
     """A source of ``fwdmodels leadfield``.
 
-    ``build(**options)`` returns a RegionLeadField; ``add_arguments(parser)`` adds the
-    command-line options whose destinations are ``build``'s keyword names.
+    ``build(**options)`` returns a RegionLeadField; ``add_arguments(parser)``, when given,
+    adds the command-line options whose destinations are ``build``'s keyword names (None for
+    the built-in sources, whose options the command line defines).
     """
 
     name: str
     build: Callable
-    add_arguments: Callable
+    add_arguments: Callable | None
     help: str
 
 
@@ -97,8 +101,13 @@ _SOURCES: dict = {}
 SOURCE_MODULES: list = []
 
 
-def register_source(name: str, build: Callable, add_arguments: Callable, help: str) -> None:
-    """Make ``name`` a source of :func:`make_leadfield` and of ``fwdmodels leadfield NAME``."""
+def register_source(name: str, build: Callable, add_arguments: Callable | None = None,
+                    help: str = "") -> None:
+    """Make ``name`` a source of :func:`make_leadfield` and of ``fwdmodels leadfield NAME``.
+
+    ``add_arguments(parser)`` adds the options of ``fwdmodels leadfield NAME``, one per
+    keyword of ``build`` (the option's destination is the keyword's name).
+    """
     if not re.fullmatch(r"[a-z][a-z0-9_-]*", str(name)):
         raise FwdModelsError(f"`name` must be a lower-case word (letters, digits, - and _); "
                              f"got {name!r}")
@@ -325,26 +334,6 @@ def sphere_leadfield(sensors="eeg_1020", *, channels=None, sources=None, radii=N
                            coord_frame="meg", dev_head_t=np.eye(4), head_model=head, **common)
 
 
-def _sphere_arguments(p) -> None:
-    p.add_argument("--sensors", default="eeg_1020", choices=tuple(LAYOUTS), metavar="NAME",
-                   help="standard cap or helmet (default eeg_1020; see --list): "
-                        + ", ".join(LAYOUTS))
-    p.add_argument("--channels", choices=("mag", "grad"),
-                   help="with neuromag306: magnetometers or planar gradiometers")
-    p.add_argument("--sources", metavar="FILE",
-                   help="dipoles: .npz/.h5 with positions (+ positions_unit) or positions_m, "
-                        "orientations and optional names (default: the demo's 68 regions)")
-    p.add_argument("--radii", metavar="R", help="EEG shell radii WITH their unit, innermost "
-                                                "first (default '8.1,8.5,9 cm')")
-    p.add_argument("--conductivities", metavar="S",
-                   help="EEG shell conductivities WITH their unit (default "
-                        "'0.33,0.0042,0.33 S/m')")
-    p.add_argument("--helmet-radius", default="12 cm", metavar="R",
-                   help="MEG sensor distance from the centre (default 12 cm)")
-    p.add_argument("--accuracy", choices=("accurate", "normal", "point"), default="accurate",
-                   help="MEG coil integration, as MNE-Python's (default accurate)")
-
-
 # =========================================================================== MNE
 def forward_leadfield(forward, parcellation=None, *, channels=None, reduce="mean",
                       sign_flip=False, subjects_dir=None, subject=None):
@@ -399,71 +388,10 @@ def forward_leadfield(forward, parcellation=None, *, channels=None, reduce="mean
     return from_forward(lf, inputs=inputs, head_model=head)
 
 
-def _mne_arguments(p) -> None:
-    p.add_argument("forward", metavar="FORWARD", help="MNE-Python forward solution (-fwd.fif)")
-    p.add_argument("--parcellation", metavar="P",
-                   help="region of each source vertex: .npy of integers (-1 for none) or an "
-                        "(R, V) weight matrix, or a FreeSurfer annotation (aparc, an .annot "
-                        "file) in $SUBJECTS_DIR; default one region per source")
-    p.add_argument("--channels", choices=("eeg", "mag", "grad"),
-                   help="which channels, when the forward has several types")
-    p.add_argument("--reduce", choices=("mean", "sum"), default="mean",
-                   help="vertices of a region: their (area-weighted) mean (default) or sum")
-    p.add_argument("--sign-flip", action="store_true",
-                   help="flip vertices against their region's dominant normal (MNE's "
-                        "label_sign_flip)")
-    p.add_argument("--subjects-dir", metavar="DIR", help="FreeSurfer subjects directory")
-    p.add_argument("--subject", metavar="NAME", help="FreeSurfer subject (default the "
-                                                     "forward's)")
-
-
-register_source("sphere", sphere_leadfield, _sphere_arguments,
-                "analytic spherical head with a standard cap or helmet (--sensors NAME)")
-register_source("mne", forward_leadfield, _mne_arguments,
+register_source("sphere", sphere_leadfield, None,
+                "analytic spherical head with a standard cap or helmet, by name")
+register_source("mne", forward_leadfield, None,
                 "an MNE-Python forward solution reduced to regions (needs mne)")
-
-
-# =========================================================================== the demo
-def demo_region_leadfields(recording):
-    """The demo's EEG (10-20 cap) and MEG (102 magnetometers) lead fields of ``recording``
-    (:func:`fwdmodels.datasets.demo_leadfields`, the same numbers) as RegionLeadFields, with
-    the electrode and coil positions, the coil frames and the region names."""
-    from .datasets import HEAD, demo_leadfields
-    from .io.leadfield_file import RegionLeadField
-    from .leadfield.coils import COIL_TYPES, coil_frames
-    from .leadfield.sensors import eeg_1020, meg_helmet
-
-    L_eeg, eeg_names, L_meg, meg_names = demo_leadfields(recording)
-    pos = recording.positions.to("m").magnitude
-    ori = recording.orientations / np.linalg.norm(recording.orientations, axis=1,
-                                                  keepdims=True)
-    common = dict(region_names=tuple(recording.names), region_positions=pos,
-                  region_orientations=ori, source="sphere",
-                  inputs=[{"role": "sources", "name": "fwdmodels.datasets.synthetic_recording "
-                                                     f"(seed {recording.seed})"}])
-    radii, sig = HEAD["radii"].to("m").magnitude, HEAD["conductivities"].to("S/m").magnitude
-    cap = eeg_1020(radius=HEAD["radii"][-1])
-    eeg = RegionLeadField(
-        L=L_eeg.to("V/(A*m)"), ch_type="eeg", sensor_names=eeg_names,
-        sensor_positions=cap.positions.to("m").magnitude,
-        head_model={"kind": "concentric spheres", "formula": "Legendre series (de Munck "
-                    "1988; Zhang 1995)", "radii_m": radii.tolist(),
-                    "conductivities_S_per_m": sig.tolist(), "origin_m": [0.0, 0.0, 0.0],
-                    "reference": "infinity", "sensors": "eeg_1020, on the outer sphere"},
-        **common)
-    helmet = meg_helmet(102)
-    p, nrm = helmet.magnetometers()
-    ex, ey, ez = coil_frames(nrm, None, "coil_x")
-    meg = RegionLeadField(
-        L=L_meg.to("T/(A*m)"), ch_type="mag", sensor_names=meg_names,
-        sensor_positions=p.to("m").magnitude, sensor_orientations=ez, coil_ex=ex, coil_ey=ey,
-        coil_types=np.full(len(meg_names), COIL_TYPES["mag"]), coord_frame="meg",
-        dev_head_t=np.eye(4),
-        head_model={"kind": "spherically symmetric conductor", "formula": "Sarvas (1987)",
-                    "origin_m": [0.0, 0.0, 0.0], "helmet_radius_m": 0.12,
-                    "coil_accuracy": "accurate", "sensors": "102 magnetometers of a "
-                    "whole-head helmet"}, **common)
-    return eeg, meg
 
 
 # =========================================================================== entry points
@@ -491,13 +419,3 @@ def make_leadfield(output, source: str = "sphere", *, force: bool = False, **opt
         raise FwdModelsError(f"`output` of a lead-field file must end in .npz or .h5; got "
                              f"'{path}'")
     return write_leadfield_file(path, build_leadfield(source, **options), force=force)
-
-
-def listing() -> str:
-    """The sources, caps and helmets, as ``fwdmodels leadfield --list`` prints them."""
-    lines = ["sources (fwdmodels leadfield SOURCE ...):"]
-    lines += [f"  {s.name:<12} {s.help}" for s in sources().values()]
-    lines.append("caps and helmets (fwdmodels leadfield sphere --sensors NAME):")
-    for layout in LAYOUTS.values():
-        lines.append(f"  {layout.name:<12} {layout.modality.upper()}  {layout.description}")
-    return "\n".join(lines)

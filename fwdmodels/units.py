@@ -19,6 +19,7 @@ JAX or brainunit: the adapter only looks at the object it is given.
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 import pint
@@ -34,6 +35,9 @@ __all__ = [
     "from_brainunit",
     "is_brainunit_quantity",
     "check_text",
+    "option_quantity",
+    "unit_text",
+    "same_unit",
     "MAX_TEXT",
     "MIN_TIME",
 ]
@@ -236,3 +240,48 @@ def to_si(value, name: str, dimension: str) -> float | np.ndarray:
 def _short(value) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_BARE_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def option_quantity(value, name: str, dimension: str | None, unit: str):
+    """A pint Quantity from an option that must carry its unit, or None for None.
+
+    Parameters
+    ----------
+    value : str, pint.Quantity, brainunit.Quantity or None
+        The option as given, e.g. ``"0.1 ms"``.
+    name : str
+        The argument's Python name, used in error messages.
+    dimension : str or None
+        A pint dimensionality such as ``"[time]"`` that the quantity must have.
+    unit : str
+        The unit shown in the example of the error message for a bare number (``"ms"``).
+
+    A bare number, or a text that is only a number, is refused with a message that shows it
+    with ``unit``: "`dt` 0.1 has no unit; write it with one, e.g. `dt='0.1ms'`".
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):      # bounded before the regex, which backtracks on long text
+        check_text(value, name)
+    bare = value.strip() if isinstance(value, str) and _BARE_NUMBER.match(value) else (
+        value if isinstance(value, numbers.Number) and not isinstance(value, bool) else None)
+    if bare is not None:
+        example = f"{bare}{unit}" if unit.isalpha() else f"{bare} {unit}"
+        raise FwdModelsError(f"`{name}` {bare} has no unit; write it with one, e.g. "
+                             f"`{name}='{example}'`")
+    return as_quantity(value, name, dimension)
+
+
+def unit_text(unit) -> str:
+    """ASCII text of a pint unit that pint reads back (``uV`` rather than ``µV``)."""
+    return f"{unit:~}".replace("µ", "u").replace("μ", "u")
+
+
+def same_unit(a, b) -> bool:
+    """Whether two pint units are the same: equal dimension and factor (to 1e-12)."""
+    qa, qb = 1.0 * a, 1.0 * b
+    return qa.dimensionality == qb.dimensionality and bool(np.isclose(
+        qa.to_base_units().magnitude, qb.to_base_units().magnitude, rtol=1e-12))

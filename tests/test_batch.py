@@ -1,4 +1,5 @@
-"""fwdmodels.batch: many files on a real dask.distributed cluster (worker processes, loopback)."""
+"""fwdmodels.cli.batch: many files on a real dask.distributed cluster (worker processes,
+loopback)."""
 
 import argparse
 import json
@@ -11,7 +12,8 @@ import pytest
 pytest.importorskip("distributed")
 
 import fwdmodels  # noqa: E402
-from fwdmodels import FwdModelsError, batch, ureg  # noqa: E402
+from fwdmodels import FwdModelsError, ureg  # noqa: E402
+from fwdmodels.cli import batch  # noqa: E402
 from fwdmodels import io as fio  # noqa: E402
 
 

@@ -233,7 +233,7 @@ def _bad_inputs(tmp, z):
         ("dt conflict", bold + [tmp / "bare_dt.npz", "--dt-unit", "s", "--dt", "1ms", "-o",
                                 tmp / "o.npz"], "conflicts with the time step"),
         ("tr", bold + [tmp / "ok.npy", "-o", tmp / "o.npz", "--dt", "1ms", "--tr", "2.5ms"],
-         "`tr` must be a whole multiple of dt"),
+         "--tr must be a whole multiple of dt"),
         ("leadfield regions", ["eeg", tmp / "ok.npy", "-o", tmp / "o.npz", "--dt", "1ms",
                                "--leadfield", tmp / "L4.npz"],
          "has 4 regions .* but the input has 5"),
@@ -394,15 +394,15 @@ def test_bold_hemo_dt_errors(tmp_path):
     done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms", "--tr", "2s",
                "--hemo-dt", "60ms")
     assert done.returncode == 2
-    assert "`hemo_dt` must be at most 50 ms" in done.stderr and "got 0.06 s" in done.stderr
+    assert "--hemo-dt must be at most 50 ms" in done.stderr and "got 0.06 s" in done.stderr
     done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms",
                "--hemo-dt", "2.5ms")
     assert done.returncode == 2
-    assert done.stderr.strip().endswith("`hemo_dt` must be a whole multiple of dt; got hemo_dt = "
+    assert done.stderr.strip().endswith("--hemo-dt must be a whole multiple of dt; got hemo_dt = "
                                         "0.0025 s and dt = 0.001 s (ratio 2.5)")
     done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms",
                "--method", "rk4", "--hemo-dt", "10ms")
-    assert done.returncode == 2 and "`hemo_dt` applies to method='split' only" in done.stderr
+    assert done.returncode == 2 and "--hemo-dt applies to method='split' only" in done.stderr
     done = run("bold", tmp_path / "z.npy", "-o", tmp_path / "b.npz", "--dt", "1ms",
                "--hemo-dt", "20")
     assert done.returncode == 2 and "--hemo-dt 20 has no unit" in done.stderr
@@ -466,3 +466,24 @@ def test_bold_regions_first_with_a_tr_names_time_axis_and_zarr_records_the_estim
     got, info = fio.load(tmp_path / "b.zarr")
     np.testing.assert_array_equal(got, fwdmodels.simulate_bold(z, "1 ms", tr="1 s").magnitude)
     assert 0 < info["metadata"]["parameters"]["error_estimate"] < 1e-8
+
+
+def test_library_names_become_the_commands_flags():
+    """The one map from Python argument names to flags: `name` and `name=value` of a
+    command's options, switches written alone, other names (kappa, z) left as they are."""
+    from fwdmodels.cli.flags import command_parsers, flag_table, to_flags
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["eeg", "in.npy", "-o", "out.npz", "--leadfield", "L.npz"])
+    flags = flag_table(command_parsers(parser, args))
+    assert to_flags("`snr_db` must be finite; pass `force=True`; `kappa` and `z` stay",
+                    flags) == "--noise-snr-db must be finite; pass --force; `kappa` and `z` stay"
+    assert to_flags("pass `leadfield_unit`, e.g. `leadfield_unit='V/(nA*m)'`", flags) == \
+        "pass --leadfield-unit, e.g. --leadfield-unit 'V/(nA*m)'"
+    assert to_flags("`time_axis=1` or `force=False`", flags) == "--time-axis 1 or `force=False`"
+    args = parser.parse_args(["demo"])
+    flags = flag_table(command_parsers(parser, args))
+    assert to_flags("choose another `directory`; `fmt` must be", flags) == \
+        "choose another --output; --format must be"
+    with pytest.raises(fwdmodels.FwdModelsError, match=r"`dt` 0.1 has no unit; .*`dt='0.1ms'`"):
+        fwdmodels.pipeline.resolve_dt(None, "0.1")

@@ -83,11 +83,11 @@ def test_metadata_names_input_and_checksum(tmp_path, npz_input):
 
 def test_dt_rules(tmp_path, neural, npz_input):
     np.save(tmp_path / "a.npy", neural)
-    with pytest.raises(FwdModelsError, match="holds no time step; pass --dt with its unit"):
+    with pytest.raises(FwdModelsError, match="holds no time step; pass `dt` with its unit"):
         pipeline.run_bold(tmp_path / "a.npy", tmp_path / "o.npz")
-    with pytest.raises(FwdModelsError, match=r"--dt 0.1 has no unit; .* --dt 0.1ms"):
+    with pytest.raises(FwdModelsError, match=r"`dt` 0.1 has no unit; .* `dt='0.1ms'`"):
         pipeline.run_bold(tmp_path / "a.npy", tmp_path / "o.npz", dt="0.1")
-    with pytest.raises(FwdModelsError, match=r"--dt 2 ms conflicts with the time step 1 ms"):
+    with pytest.raises(FwdModelsError, match=r"`dt` 2 ms conflicts with the time step 1 ms"):
         pipeline.run_bold(npz_input, tmp_path / "o.npz", dt="2 ms")
     pipeline.run_bold(npz_input, tmp_path / "o.npz", dt="0.001 s")     # same value: fine
     with pytest.raises(FwdModelsError, match="`tr` must be a whole multiple of dt"):
@@ -165,7 +165,7 @@ def test_sensor_noise_chunked_equals_one_call(tmp_path, npz_input, neural, leadf
 def test_leadfield_checks(tmp_path, npz_input, leadfields):
     L = leadfields[0]
     np.save(tmp_path / "L.npy", L)
-    with pytest.raises(FwdModelsError, match=r"has no unit; pass --leadfield-unit"):
+    with pytest.raises(FwdModelsError, match=r"has no unit; pass `leadfield_unit`"):
         pipeline.run_eeg(npz_input, tmp_path / "e.npz", leadfield=tmp_path / "L.npy")
     np.save(tmp_path / "Lt.npy", L.T)
     with pytest.raises(FwdModelsError, match=r"\(sensors, regions\) as MNE-Python .* save L.T"):

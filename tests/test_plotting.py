@@ -494,6 +494,8 @@ def test_summary_figure_is_legible(tmp_path, monkeypatch):
     TR = 1 s, 21 EEG and 102 MEG channels with a 10-Hz rhythm."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    from fwdmodels._demo_figure import summary_figure
+
     drawn, original = [], FigureCanvasAgg.print_png
 
     @functools.wraps(original)                  # savefig reads the signature
@@ -512,9 +514,9 @@ def test_summary_figure_is_legible(tmp_path, monkeypatch):
     alpha = np.sin(2 * np.pi * 10 * t)[:, None]
     eeg = 10 * alpha * rng.normal(size=21) + rng.normal(size=(t.size, 21))
     meg = 300 * alpha * rng.normal(size=102) + 30 * rng.normal(size=(t.size, 102))
-    plotting.summary_figure(tmp_path / "summary.png", bold=bold, bold_dt=1.0, eeg=eeg, meg=meg,
-                            sensor_dt=dt, eeg_names=list(sensors.NAMES_1020),
-                            meg_names=[f"S{k:03d}M" for k in range(1, 103)], design=design,
-                            design_dt=dt, bold_regions=[0, 1])
+    summary_figure(tmp_path / "summary.png", bold=bold, bold_dt=1.0, eeg=eeg, meg=meg,
+                   sensor_dt=dt, eeg_names=list(sensors.NAMES_1020),
+                   meg_names=[f"S{k:03d}M" for k in range(1, 103)], design=design,
+                   design_dt=dt, bold_regions=[0, 1])
     (fig,) = drawn
     assert_legible(fig)

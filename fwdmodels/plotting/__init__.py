@@ -1,5 +1,6 @@
 """Figures (behind the ``plot`` extra): BOLD time courses, hemodynamic states, sensor
-topographies, lead-field matrices, and the summary figure of ``fwdmodels demo``.
+topographies and lead-field matrices (the demo's summary figure is the demo's own:
+:mod:`fwdmodels.demo`).
 
 Every function builds its own :class:`matplotlib.figure.Figure` on the Agg canvas (no pyplot,
 no global state, no display needed) and returns it, or draws into the ``ax`` it is given and
@@ -28,7 +29,7 @@ from ._layout import (_engine_class, add_note, arrange, labelled, place_legend, 
                       unit_text)
 
 __all__ = ["plot_bold", "plot_states", "plot_topography", "plot_leadfield", "project_layout",
-           "new_figure", "save_figure", "summary_figure", "place_legend", "add_note", "arrange"]
+           "new_figure", "save_figure", "place_legend", "add_note", "arrange"]
 
 #: Panel titles, axis labels and rest values of the four hemodynamic states.
 STATE_LABELS = {
@@ -488,5 +489,3 @@ def plot_leadfield(L, *, unit=None, label="lead field", source_names=None, senso
     fig.colorbar(image, ax=ax, label=labelled(label, unit_label))
     return fig
 
-
-from .summary import summary_figure  # noqa: E402  (uses the functions above)

@@ -1,0 +1,154 @@
+"""The ``fwdmodels`` command (also ``python -m fwdmodels``): a thin layer over
+:mod:`fwdmodels.pipeline`, :mod:`fwdmodels.demo` and :mod:`fwdmodels.io`, and the only part of
+fwdmodels that knows option flags.
+
+Modules: :mod:`~fwdmodels.cli.parser` (the parser), :mod:`~fwdmodels.cli.argtypes` (argparse
+types), :mod:`~fwdmodels.cli.flags` (Python argument names in messages written as flags), and
+one module per command family: :mod:`~fwdmodels.cli.bold`, :mod:`~fwdmodels.cli.sensors` (eeg,
+meg), :mod:`~fwdmodels.cli.info`, :mod:`~fwdmodels.cli.demo`, :mod:`~fwdmodels.cli.leadfield`,
+:mod:`~fwdmodels.cli.crossval`, :mod:`~fwdmodels.cli.batch`.
+
+Exit status: 0 on success; 2 for a user mistake (a bad option, an unreadable or corrupt file,
+an output that exists...), reported as one line on stderr; 130 when interrupted (Ctrl-C,
+SIGTERM, or SIGHUP when the terminal or ssh session closes); 141 (128 + SIGPIPE, as the shell
+reports any command whose reader went away) when standard output is a pipe closed early, as
+in ``fwdmodels info FILE | head -1``, without a message; 1 for an internal error (a bug:
+please report it; ``--debug`` shows the traceback), and for ``crossval`` and ``batch``, "ran,
+but the answer is no". Whatever the outcome, nothing is left half-written and the input files
+are never modified. Python warnings are printed as one line each after a successful run
+(``fwdmodels bold: warning: ...``), and dropped after an error, whose own line says what went
+wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+import warnings
+
+from ..errors import FwdModelsError, MissingDependencyError
+from .flags import command_parsers, flag_table, to_flags
+from .parser import EXIT_USER, build_parser
+
+__all__ = ["main", "build_parser"]
+
+ISSUES_URL = "the fwdmodels issue tracker"
+EXIT_BUG, EXIT_INTERRUPTED = 1, 130
+#: A closed pipe on standard output (``| head``): 128 + SIGPIPE, what a shell reports for
+#: ``cat`` or ``ls`` in its place.
+EXIT_PIPE = 128 + int(getattr(signal, "SIGPIPE", 13))
+#: Signals that stop a run as Ctrl-C does (outputs cleaned up, exit status 130): SIGTERM, and
+#: SIGHUP, sent when the terminal or the ssh session of the run closes.
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                      if hasattr(signal, name))
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+def _on_stop_signal(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _catch_stop_signals() -> dict:
+    previous = {}
+    for sig in _STOP_SIGNALS:
+        try:
+            previous[sig] = signal.signal(sig, _on_stop_signal)
+        except ValueError:                   # not in the main thread
+            break
+    return previous
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader has gone (poll reports an error on its
+    writing end); if so, point it at the null device, so that Python's own flush at exit has
+    nothing to complain about. Where poll is missing (Windows), a broken pipe is taken to be
+    standard output's: output files are regular files, which never report one."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return False
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        if not any(ev & select.POLLERR for _, ev in poller.poll(0)):
+            return False
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except OSError:
+        pass
+    return True
+
+
+def _print_warnings(prog, caught, flags: dict) -> None:
+    seen = set()
+    for w in caught:
+        line = f"{prog}: warning: {to_flags(_one_line(w.message), flags)}"
+        if line not in seen:
+            seen.add(line)
+            print(line, file=sys.stderr)
+
+
+def _internal_error(prog: str, exc: Exception, debug: bool) -> int:
+    """A bug of ours: a short message, the traceback only on request."""
+    from .. import __version__
+
+    if debug:
+        traceback.print_exc()
+    print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)}. This is a bug "
+          f"in fwdmodels {__version__}; please report it on {ISSUES_URL} with the command "
+          f"you ran" + ("" if debug else " and the output of --debug"), file=sys.stderr)
+    return EXIT_BUG
+
+
+def _os_error(prog: str, exc: OSError) -> int:
+    """Disk full, a file vanished, an I/O error; or the reader of standard output went away."""
+    if isinstance(exc, BrokenPipeError) and _stdout_closed():
+        return EXIT_PIPE                 # the reader has all it wanted: end quietly
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    print(f"{prog}: error: {exc.strerror or _one_line(exc)}{where}; nothing was written; "
+          f"check the disk and the paths", file=sys.stderr)
+    return EXIT_USER
+
+
+def main(argv=None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prog = f"fwdmodels {args.command}"
+    flags = flag_table(command_parsers(parser, args))
+    previous = _catch_stop_signals()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            status = args.run(args)
+            sys.stdout.flush()               # a closed pipe shows here, not at exit
+        _print_warnings(prog, caught, flags)
+        return status
+    except (FwdModelsError, MissingDependencyError) as exc:
+        print(f"{prog}: error: {to_flags(_one_line(exc), flags)}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; no output was written and the inputs are unchanged",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        print(f"{prog}: error: out of memory; use a smaller --chunk-size", file=sys.stderr)
+        return EXIT_USER
+    except OSError as exc:
+        return _os_error(prog, exc)
+    except Exception as exc:  # a bug of ours
+        return _internal_error(prog, exc, getattr(args, "debug", False))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
