@@ -6,7 +6,7 @@
 
 A folder of ``--files`` saved simulations (``.npz``, ``--steps`` × ``--regions`` at 1 ms, what
 a neural-mass sweep writes) is processed like ``fwdmodels batch`` does it (the same
-:func:`fwdmodels.batch.process_file` tasks, one per file, on a ``LocalCluster`` of worker
+:func:`fwdmodels.cli.batch.process_file` tasks, one per file, on a ``LocalCluster`` of worker
 processes on loopback, each with ``cores / workers`` threads for its kernels). For each worker
 count the cluster is started and warmed up (imports, kernels loaded from Numba's cache) before
 the clock starts; the table gives the start-up time apart, the wall time of the batch, files
@@ -46,7 +46,7 @@ def make_files(folder: Path, n_files: int, steps: int, regions: int) -> list[Pat
 def measure(n_workers: int, folder: Path, outdir: Path, model_args: list, repeats: int):
     from distributed import wait
 
-    from fwdmodels import batch
+    from fwdmodels.cli import batch
 
     parser = argparse.ArgumentParser()
     batch.add_parser(parser.add_subparsers(dest="command"))

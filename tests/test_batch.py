@@ -155,15 +155,6 @@ def test_process_file_reports_instead_of_raising(sims, tmp_path):
     assert result["status"] == "failed" and "shorter than one TR" in result["error"]
 
 
-def _cli_has_batch() -> bool:
-    from fwdmodels.cli import build_parser
-
-    parser = build_parser()
-    return any("batch" in getattr(a, "choices", None) or ()
-               for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
-
-@pytest.mark.skipif(not _cli_has_batch(), reason="enable once cli.py wires fwdmodels batch")
 def test_python_m_fwdmodels_batch(sims, tmp_path):
     folder, _ = sims
     cmd = [sys.executable, "-m", "fwdmodels", "batch", str(folder / "*"), "-o",

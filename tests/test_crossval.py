@@ -20,6 +20,7 @@ import pytest
 
 import fwdmodels
 from fwdmodels import crossval as cv
+from fwdmodels.cli import crossval as cli_crossval
 from fwdmodels.errors import FwdModelsError
 from fwdmodels.units import from_brainunit, ureg
 
@@ -460,7 +461,7 @@ def test_leadfield_models_on_jax_arrays_and_brainunit_quantities(lf_data, precis
 def _cli(argv):
     parser = argparse.ArgumentParser(prog="fwdmodels")
     sub = parser.add_subparsers(dest="command")
-    cv.add_parser(sub)
+    cli_crossval.add_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -29,14 +29,13 @@ By default ``rtol`` is 1e-9 when both sides are float64 and 1e-4 when either is 
 signal that crosses zero (BOLD) is not failed on its zero crossings. An explicit ``atol`` is
 in the reference's unit (a Quantity is converted to it).
 
-The command ``fwdmodels crossval bold|eeg|meg ...`` (:func:`add_parser`, :func:`run`) prints
+The command ``fwdmodels crossval bold|eeg|meg ...`` (:mod:`fwdmodels.cli.crossval`) prints
 the report and exits 0 when the two agree, 1 when they do not.
 """
 
 from .bold import brainmass_bold, diagnose_bold
-from .cli import add_parser, run
 from .leadfield import diagnose_leadfield, diagnose_noise
 from .report import Diagnosis, Report, Row, Trial, compare
 
 __all__ = ["compare", "Report", "Row", "Diagnosis", "Trial", "diagnose_bold",
-           "diagnose_leadfield", "diagnose_noise", "brainmass_bold", "add_parser", "run"]
+           "diagnose_leadfield", "diagnose_noise", "brainmass_bold"]
