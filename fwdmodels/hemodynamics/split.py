@@ -210,91 +210,116 @@ def integrate_split_numpy(z, dt, p, hold, state, r_step, out_every=1, out_mean=F
     """
     T, N = z.shape
     n_out = T // out_every
-    bold = np.empty((n_out, N))
-    states = np.empty((4, n_out, N)) if store_states else None
-    acc = np.zeros((5, N))
+    out = _Rows(np.empty((n_out, N)), np.empty((4, n_out, N)) if store_states else None,
+                out_every, out_mean)
     error = np.zeros(N)
     x, f, v, q = (state[k].copy() for k in range(4))
-    phi = hold[0]
     with np.errstate(all="ignore"):
         t = 0
         while t < T:
             r = min(r_step, T - t)
             H = r * dt
-            A = np.zeros((r + 1, N))
-            B = np.zeros((r + 1, N))
-            IA = np.zeros((r + 1, N))
-            IB = np.zeros((r + 1, N))
-            X = np.empty((r + 1, N))
-            F = np.empty((r + 1, N))
-            X[0], F[0] = x, f
-            ga, dga, gb, dgb = forcing(x, f, p)
-            ga0, gb0 = ga, gb
-            nodes = {}
-            positions = quarter_nodes(r)
-            for n in range(r):
-                zn = z[t + n]
-                u = f - 1.0
-                for k, (sample, quarter) in enumerate(positions):
-                    if sample == n and quarter:
-                        nodes[k] = _fractional_node(x, u, zn, hold[quarter], quarter * dt / 4,
-                                                    A[n], B[n], IA[n], IB[n],
-                                                    (ga, dga, gb, dgb), p)
-                x, u = (phi[0] * x + phi[1] * u + phi[4] * zn,
-                        phi[2] * x + phi[3] * u + phi[5] * zn)
-                f = 1.0 + u
-                if not (np.all(f > 0) and np.all(np.isfinite(x)) and np.all(np.isfinite(f))):
-                    bad = ~((f > 0) & np.isfinite(x) & np.isfinite(f))
-                    state[0], state[1], state[2], state[3] = x, f, v, q   # for the message
-                    return bold, states, error, (t + n, int(np.argmax(bad)))
-                ga2, dga2, gb2, dgb2 = forcing(x, f, p)
-                A[n + 1] = A[n] + 0.5 * dt * (ga + ga2) - dt * dt / 12.0 * (dga2 - dga)
-                B[n + 1] = B[n] + 0.5 * dt * (gb + gb2) - dt * dt / 12.0 * (dgb2 - dgb)
-                IA[n + 1] = IA[n] + 0.5 * dt * (A[n] + A[n + 1]) - dt * dt / 12.0 * (ga2 - ga)
-                IB[n + 1] = IB[n] + 0.5 * dt * (B[n] + B[n + 1]) - dt * dt / 12.0 * (gb2 - gb)
-                X[n + 1], F[n + 1] = x, f
-                ga, dga, gb, dgb = ga2, dga2, gb2, dgb2
-            node = [nodes[k] if quarter else (A[s], B[s], IA[s], IB[s])
-                    for k, (s, quarter) in enumerate(positions)]
-            (a1, b1, ia1, ib1), (am, bm, iam, ibm) = (A[r], B[r], IA[r], IB[r]), node[1]
-            vf, qf = remainder_rk4(v, q, 0.0, am, a1, 0.0, bm, b1, 0.0, ia1, 0.0, ib1, H, p)
-            vh, qh = remainder_rk4(v, q, 0.0, node[0][0], am, 0.0, node[0][1], bm,
-                                   0.0, iam, 0.0, ibm, 0.5 * H, p)
-            vh, qh = remainder_rk4(vh, qh, am, node[2][0], a1, bm, node[2][1], b1,
-                                   iam, ia1, ibm, ib1, 0.5 * H, p)
-            v1 = (16.0 * vh - vf) / 15.0
-            q1 = (16.0 * qh - qf) / 15.0
+            X, F, (A, B, IA, IB), node, failed = _linear_pass(z[t:t + r], dt, hold, x, f, p)
+            if failed is not None:
+                state[0], state[1], state[2], state[3] = X[failed[0] + 1], F[failed[0] + 1], v, q
+                return out.bold, out.states, error, (t + failed[0], failed[1])
+            x, f = X[r], F[r]
+            ends = (A[r], B[r], IA[r], IB[r])
+            v1, q1, estimate = _richardson(v, q, ends, node, H, p)
             ok = (v1 > 0) & np.isfinite(v1) & np.isfinite(q1)
             if not np.all(ok):
                 state[0], state[1], state[2], state[3] = x, f, v1, q1   # for the message
-                return bold, states, error, (t + r - 1, int(np.argmin(ok)))
-            error = np.maximum(error, np.abs(observe(vh, qh, p) - observe(vf, qf, p)) / 15.0)
-            interp = _Interpolant(v, q, v1, q1, H, (ga0, gb0), (ga, gb), (am, bm, a1, b1),
-                                  (ia1, ib1), p)
+                return out.bold, out.states, error, (t + r - 1, int(np.argmin(ok)))
+            error = np.maximum(error, estimate)
+            interp = _Interpolant(v, q, v1, q1, H, (node[1][0], node[1][1], A[r], B[r]),
+                                  (IA[r], IB[r]), p)
             for n in range(1, r + 1):
-                g = t + n                        # samples done after this one
-                last = g % out_every == 0
-                if not (out_mean or last):
+                if not out.wanted(t + n):
                     continue
-                if n == r:
-                    vn, qn = v1, q1
-                else:
-                    vn, qn = interp(n / r, A[n], B[n], IA[n], IB[n])
-                values = (observe(vn, qn, p), X[n], F[n], vn, qn)
-                if out_mean:
-                    acc += np.array(values)
-                if last:
-                    row = g // out_every - 1
-                    if out_mean:
-                        values = acc / out_every
-                        acc[...] = 0.0
-                    bold[row] = values[0]
-                    if store_states:
-                        states[:, row] = values[1:]
+                vn, qn = (v1, q1) if n == r else interp(n / r, A[n], B[n], IA[n], IB[n])
+                out.add(t + n, (observe(vn, qn, p), X[n], F[n], vn, qn))
             v, q = v1, q1
             t += r
     state[0], state[1], state[2], state[3] = x, f, v, q
-    return bold, states, error, None
+    return out.bold, out.states, error, None
+
+
+def _linear_pass(z, dt, hold, x, f, p):
+    """x and f over the samples of one step (exact hold recursion) and the forcing integrals
+    A, B, int A, int B at each sample from the step's start (Hermite rule), the integrals at
+    the step's quarter nodes. Returns ``(X, F, integrals, nodes, failure)``: X, F and each
+    integral (r + 1, N);
+    ``failure`` None or ``(sample, region)`` of the first sample that left the domain."""
+    r, N = z.shape
+    phi = hold[0]
+    X, F = np.empty((r + 1, N)), np.empty((r + 1, N))
+    A, B, IA, IB = (np.zeros((r + 1, N)) for _ in range(4))
+    X[0], F[0] = x, f
+    g = forcing(x, f, p)
+    nodes = {}
+    positions = quarter_nodes(r)
+    c = dt * dt / 12.0
+    for n in range(r):
+        u = f - 1.0
+        for k, (sample, quarter) in enumerate(positions):
+            if sample == n and quarter:
+                nodes[k] = _fractional_node(x, u, z[n], hold[quarter], quarter * dt / 4,
+                                            A[n], B[n], IA[n], IB[n], g, p)
+        x, u = (phi[0] * x + phi[1] * u + phi[4] * z[n],
+                phi[2] * x + phi[3] * u + phi[5] * z[n])
+        f = 1.0 + u
+        X[n + 1], F[n + 1] = x, f
+        if not (np.all(f > 0) and np.all(np.isfinite(x)) and np.all(np.isfinite(f))):
+            bad = ~((f > 0) & np.isfinite(x) & np.isfinite(f))
+            return X, F, (A, B, IA, IB), None, (n, int(np.argmax(bad)))
+        g2 = forcing(x, f, p)
+        A[n + 1] = A[n] + 0.5 * dt * (g[0] + g2[0]) - c * (g2[1] - g[1])
+        B[n + 1] = B[n] + 0.5 * dt * (g[2] + g2[2]) - c * (g2[3] - g[3])
+        IA[n + 1] = IA[n] + 0.5 * dt * (A[n] + A[n + 1]) - c * (g2[0] - g[0])
+        IB[n + 1] = IB[n] + 0.5 * dt * (B[n] + B[n + 1]) - c * (g2[2] - g[2])
+        g = g2
+    node = [nodes[k] if quarter else (A[s], B[s], IA[s], IB[s])
+            for k, (s, quarter) in enumerate(positions)]
+    return X, F, (A, B, IA, IB), node, None
+
+
+def _richardson(v, q, ends, node, H, p):
+    """RK4 on the remainder over the step: one step and two half steps, combined by
+    Richardson extrapolation. Returns ``(v1, q1, error estimate of the BOLD signal)``."""
+    (a1, b1, ia1, ib1), (am, bm, iam, ibm) = ends, node[1]
+    vf, qf = remainder_rk4(v, q, 0.0, am, a1, 0.0, bm, b1, 0.0, ia1, 0.0, ib1, H, p)
+    vh, qh = remainder_rk4(v, q, 0.0, node[0][0], am, 0.0, node[0][1], bm,
+                           0.0, iam, 0.0, ibm, 0.5 * H, p)
+    vh, qh = remainder_rk4(vh, qh, am, node[2][0], a1, bm, node[2][1], b1,
+                           iam, ia1, ibm, ib1, 0.5 * H, p)
+    v1 = (16.0 * vh - vf) / 15.0
+    q1 = (16.0 * qh - qf) / 15.0
+    return v1, q1, np.abs(observe(vh, qh, p) - observe(vf, qf, p)) / 15.0
+
+
+class _Rows:
+    """The output rows: one every ``every`` samples, that sample's values or (``mean``) the
+    mean of the window's; ``add(done, values)`` takes (BOLD, x, f, v, q) after sample
+    ``done``."""
+
+    def __init__(self, bold, states, every, mean):
+        self.bold, self.states, self.every, self.mean = bold, states, every, mean
+        self.acc = 0.0
+
+    def wanted(self, done: int) -> bool:
+        return self.mean or done % self.every == 0
+
+    def add(self, done: int, values) -> None:
+        if self.mean:
+            self.acc = self.acc + np.array(values)
+        if done % self.every:
+            return
+        if self.mean:
+            values, self.acc = self.acc / self.every, 0.0
+        row = done // self.every - 1
+        self.bold[row] = values[0]
+        if self.states is not None:
+            self.states[:, row] = values[1:]
 
 
 def _fractional_node(x, u, z, hold, h, a, b, ia, ib, g, p):
@@ -312,7 +337,7 @@ def _fractional_node(x, u, z, hold, h, a, b, ia, ib, g, p):
 class _Interpolant:
     """(v, q) inside a step: quintic Hermite of w's smooth part plus the first-order term."""
 
-    def __init__(self, v0, q0, v1, q1, H, g0, g1, nodes, ends, p):
+    def __init__(self, v0, q0, v1, q1, H, nodes, ends, p):
         am, bm, a1, b1 = nodes
         self.H, self.p, self.nodes = H, p, nodes
         d0 = decay(v0, q0, p)
