@@ -492,8 +492,8 @@ def test_cli_prints_warnings_as_one_line_after_success_and_drops_them_after_an_e
 
     def noisy(*args, fail=False, **kwargs):
         for _ in range(3):                                  # one location: shown once
-            warnings.warn("overflow encountered in matmul", RuntimeWarning)
-        warnings.warn("second\nwarning", UserWarning)
+            warnings.warn("overflow encountered in matmul", RuntimeWarning, stacklevel=1)
+        warnings.warn("second\nwarning", UserWarning, stacklevel=1)
         if fail:
             raise FwdModelsError("`x` must be finite; got inf")
         return lab / "z.npy"

@@ -196,7 +196,7 @@ class BalloonParams:
             coefficients = _coefficients(coefficients)
         set_("coefficients", coefficients)
         try:
-            self.shape  # every array field broadcasts against the others
+            _ = self.shape                  # every array field broadcasts against the others
         except ValueError:
             shapes = {k: np.shape(getattr(self, k)) for k in ARRAY_FIELDS
                       if np.ndim(getattr(self, k)) > 0}
