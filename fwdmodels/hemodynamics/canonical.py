@@ -33,7 +33,7 @@ import numpy as np
 from .._validation import check_positive
 from ..errors import FwdModelsError
 from ..units import ureg
-from .kernel_grid import MAX_BINS, as_kernel, kernel_grid, read_real, read_seconds
+from .kernel_grid import MAX_BINS, as_kernel, kernel_bins, read_real, read_seconds
 
 __all__ = ["spm_hrf", "spm_hrf_bin_average", "glover_hrf", "gamma_hrf"]
 
@@ -135,7 +135,7 @@ def spm_hrf(dt=None, duration="32 s", *, delay="6 s", undershoot="16 s", dispers
     over each step), SPM ``t = n dt`` (an impulse at each sample). For the exact
     discretisation under the zero-order hold, use :func:`spm_hrf_bin_average`.
     """
-    dt_s = kernel_grid(dt, duration)[0]       # dt required, with its unit; duration >= dt
+    dt_s = kernel_bins(dt, duration)[0]       # dt required, with its unit; duration >= dt
     duration_s = read_seconds(duration, "duration")
     ratio_steps = duration_s / dt_s
     nearest = round(ratio_steps)
@@ -190,7 +190,7 @@ def spm_hrf_bin_average(dt=None, duration="32 s", *, delay="6 s", undershoot="16
     kernel : pint.Quantity, shape (K,), in 1/s
         Bin averages (module convention), scaled to unit area.
     """
-    dt_s, bins = kernel_grid(dt, duration)
+    dt_s, bins = kernel_bins(dt, duration)
     a1, b1, a2, b2, ratio, t0 = _spm_parameters(delay, undershoot, dispersion,
                                                 undershoot_dispersion, ratio, onset)
     edges = np.arange(bins + 1) * dt_s
@@ -236,7 +236,7 @@ def glover_hrf(dt=None, duration="32 s", *, n1=6.0, t1="0.9 s", n2=12.0, t2="0.9
     kernel : pint.Quantity, shape (K,), in 1/s
         Bin averages, scaled to unit area.
     """
-    dt_s, bins = kernel_grid(dt, duration)
+    dt_s, bins = kernel_bins(dt, duration)
     n1 = check_positive(n1, "n1")
     n2 = check_positive(n2, "n2")
     t1, t2 = read_seconds(t1, "t1"), read_seconds(t2, "t2")
@@ -282,7 +282,7 @@ def gamma_hrf(dt=None, duration="32 s", *, shape=3, scale="1.25 s", delay="2.5 s
     kernel : pint.Quantity, shape (K,), in 1/s
         Bin averages, scaled to unit area over the duration.
     """
-    dt_s, bins = kernel_grid(dt, duration)
+    dt_s, bins = kernel_bins(dt, duration)
     n = check_positive(shape, "shape")
     tau = read_seconds(scale, "scale")
     delta = read_seconds(delay, "delay", allow_zero=True)

@@ -18,7 +18,7 @@ from ..errors import FwdModelsError
 from ..units import to_si, ureg
 from .plan import read_dt
 
-__all__ = ["KERNEL_UNIT", "MAX_BINS", "kernel_times", "kernel_grid", "read_seconds",
+__all__ = ["KERNEL_UNIT", "MAX_BINS", "kernel_times", "kernel_bins", "read_seconds",
            "read_real", "as_kernel"]
 
 #: Unit of every kernel: output per unit of input per second.
@@ -50,7 +50,7 @@ def read_real(value, name: str) -> float:
     return value
 
 
-def kernel_grid(dt, duration) -> tuple[float, int]:
+def kernel_bins(dt, duration) -> tuple[float, int]:
     """Return ``(dt_s, K)``: the step in seconds and the number of bins covering ``duration``.
 
     ``K = duration / dt`` rounded up (a ratio within 1e-9 of a whole number is taken as it).
@@ -78,7 +78,7 @@ def kernel_times(dt, duration):
     ``kernel[k]`` is the average response over ``[k dt, (k + 1) dt)``; for plotting, the bin
     centres are ``kernel_times(dt, duration) + dt / 2``.
     """
-    dt_s, bins = kernel_grid(dt, duration)
+    dt_s, bins = kernel_bins(dt, duration)
     return ureg.Quantity(np.arange(bins) * dt_s, "s")
 
 

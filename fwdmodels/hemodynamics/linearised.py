@@ -28,7 +28,7 @@ import numpy as np
 from .._validation import check_positive
 from ..units import ureg
 from .balloon import simulate_bold
-from .kernel_grid import as_kernel, kernel_grid
+from .kernel_grid import as_kernel, kernel_bins
 from .params import resolve_params
 
 __all__ = ["balloon_linear_system", "balloon_kernel", "volterra_kernel"]
@@ -148,7 +148,7 @@ def balloon_kernel(params="friston2003", dt=None, duration="32 s", **overrides):
     amplitude: the relative gap is ``O(|z|)``, the model's nonlinearity (plus the ODE
     integrator's own error, ``O(dt^4)`` for ``"rk4"``).
     """
-    dt_s, bins = kernel_grid(dt, duration)
+    dt_s, bins = kernel_bins(dt, duration)
     resolved = resolve_params(params, **overrides)
     if resolved.shape:          # per-region parameters: one kernel per region, last axis
         columns = [balloon_kernel(resolved.region(i), dt, duration).magnitude
@@ -203,7 +203,7 @@ def volterra_kernel(params="friston2003", dt=None, duration="32 s", *, amplitude
     if amplitude is None:
         return balloon_kernel(params, dt, duration, **overrides)
     a = check_positive(amplitude, "amplitude")
-    dt_s, bins = kernel_grid(dt, duration)
+    dt_s, bins = kernel_bins(dt, duration)
     pulses = np.zeros((bins, 2))
     pulses[0] = (a, -a)
     bold = simulate_bold(pulses, ureg.Quantity(dt_s, "s"), params=params, method=method,
