@@ -34,33 +34,17 @@ def _neural_input(T=T, N=N, seed=0):
     return z + 0.2 * rng.random((T, N))
 
 
-def _run_brainmass_bold(z, dt_s, precision):
-    """brainmass.BOLDSignal over z with ``update`` then ``bold()`` at each step."""
-    with brainstate.environ.context(precision=precision, dt=dt_s):
-        model = brainmass.BOLDSignal(z.shape[1])
-        model.init_state()
-
-        def step(z_t):
-            model.update(z_t)
-            return {"bold": model.bold(), "x": model.x.value, "f": model.f.value,
-                    "v": model.v.value, "q": model.q.value}
-
-        out = brainstate.transform.for_loop(step, jnp.asarray(z))
-        return {k: np.asarray(v) for k, v in out.items()}, model
-
-
 @pytest.fixture(scope="module")
 def brainmass_run64():
     z = _neural_input()
-    out, model = _run_brainmass_bold(z, 0.001, 64)
-    return z, out, model
+    runner = cv.BrainmassBOLD(z.shape[1], "1 ms", precision=64)
+    return z, runner(z), runner.model
 
 
 @pytest.fixture(scope="module")
 def brainmass_run32():
     z = _neural_input()
-    out, _ = _run_brainmass_bold(z, 0.001, 32)
-    return z, out
+    return z, cv.BrainmassBOLD(z.shape[1], "1 ms", precision=32)(z)
 
 
 # ============================================================================ compare

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..crossval.bold import _as_bold_reference, diagnose_bold
 from ..crossval.leadfield import diagnose_leadfield
-from ..crossval.report import STATE_NAMES, Report, compare
+from ..crossval.report import Report, compare
+from ..hemodynamics.engine import STATE_NAMES
 from ..errors import FwdModelsError
 from ..units import parse_unit, same_unit, ureg
 

@@ -33,9 +33,9 @@ The command ``fwdmodels crossval bold|eeg|meg ...`` (:mod:`fwdmodels.cli.crossva
 the report and exits 0 when the two agree, 1 when they do not.
 """
 
-from .bold import brainmass_bold, diagnose_bold
+from .bold import BrainmassBOLD, brainmass_bold, diagnose_bold
 from .leadfield import diagnose_leadfield, diagnose_noise
 from .report import Diagnosis, Report, Row, Trial, compare
 
 __all__ = ["compare", "Report", "Row", "Diagnosis", "Trial", "diagnose_bold",
-           "diagnose_leadfield", "diagnose_noise", "brainmass_bold"]
+           "diagnose_leadfield", "diagnose_noise", "brainmass_bold", "BrainmassBOLD"]

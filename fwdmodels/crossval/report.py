@@ -10,7 +10,6 @@ import numpy as np
 import pint
 
 from ..errors import FwdModelsError
-from ..hemodynamics.engine import STATE_NAMES  # noqa: F401  (importers: fwdmodels/cli/crossval)
 from ..units import from_brainunit, is_brainunit_quantity, ureg
 
 
