@@ -86,8 +86,9 @@ def read_leadfield(path, modality: str, *, key=None, unit=None, n_regions=None,
     must agree, and one is needed. An ``(M, R)`` array is refused with a hint to transpose.
     An MNE-Python forward solution (``-fwd.fif``, needs mne) is turned into regions with
     ``parcellation`` and its ``modality`` channels (``meg_channels`` "mag" or "grad" when it
-    has both): see :func:`fwdmodels.io.mne.read_forward_leadfield`. ``key`` names the array
-    in a file that holds several; ``n_regions``, when given, is the number of rows required.
+    has both): see :func:`~fwdmodels.leadfield.forward.read_forward_leadfield`. ``key`` names
+    the array in a file that holds several; ``n_regions``, when given, is the number of rows
+    required.
     """
     return read_leadfield_and_sensors(path, modality, key=key, unit=unit, n_regions=n_regions,
                                       parcellation=parcellation, meg_channels=meg_channels)[0]
@@ -96,7 +97,7 @@ def read_leadfield(path, modality: str, *, key=None, unit=None, n_regions=None,
 def _read_forward(path, modality, *, key, unit, n_regions, parcellation, meg_channels):
     """``(L, RegionLeadField)`` from an MNE-Python forward solution."""
     from .io.leadfield_file import from_forward
-    from .io.mne import read_forward_leadfield
+    from .leadfield.forward import read_forward_leadfield
 
     if key is not None:
         raise FwdModelsError(f"`leadfield_key` does not apply to the forward solution "
@@ -145,7 +146,7 @@ def read_leadfield_and_sensors(path, modality: str, *, key=None, unit=None, n_re
     """``(L, RegionLeadField or None)``: see :func:`read_leadfield`; the second item holds
     the names and positions the file brings. ``vertex_options`` (``reduce``,
     ``nan_sensors``) apply to vertex lead fields reduced with ``parcellation`` and to TVB's
-    default subject (:mod:`fwdmodels.io.vertex_leadfield`)."""
+    default subject (:mod:`fwdmodels.leadfield.vertex`)."""
     from .io.leadfield_file import is_leadfield_file
 
     if is_leadfield_file(path):
@@ -155,7 +156,8 @@ def read_leadfield_and_sensors(path, modality: str, *, key=None, unit=None, n_re
     if name.endswith(".fif") or name.endswith(".fif.gz"):
         return _read_forward(path, modality, key=key, unit=unit, n_regions=n_regions,
                              parcellation=parcellation, meg_channels=meg_channels)
-    from .io.vertex_leadfield import is_tvb_leadfield_spec, read_vertex_leadfield
+    from .io.tvb import is_tvb_leadfield_spec
+    from .leadfield.vertex import read_vertex_leadfield
 
     if meg_channels is not None:
         raise FwdModelsError(f"`meg_channels` applies to an MNE-Python forward solution "

@@ -10,7 +10,7 @@ an EEG or MEG run (:func:`fwdmodels.pipeline.run_eeg`) needs nothing else. Sourc
   ``eeg_1020``, ``eeg_1010``, ``eeg_1005``, ``biosemi64``, ``neuromag306``), for the demo's
   68 regions (:func:`fwdmodels.datasets.synthetic_recording`) or dipoles read from a file;
 * ``"mne"`` (:func:`forward_leadfield`): an MNE-Python forward solution reduced to regions
-  with a parcellation (:func:`fwdmodels.io.mne.read_forward_leadfield`).
+  with a parcellation (:func:`~fwdmodels.leadfield.forward.read_forward_leadfield`).
 
 More sources plug in with :func:`register_source` (a builder function returning a
 ``RegionLeadField`` and, optionally, a function that adds the command-line options feeding its
@@ -343,11 +343,12 @@ def forward_leadfield(forward, parcellation=None, *, channels=None, reduce="mean
     ----------
     forward : path or mne.Forward
     parcellation : path, array or list of mne.Label, optional
-        See :func:`fwdmodels.io.mne.read_forward_leadfield` (default one region per source).
+        See :func:`~fwdmodels.leadfield.forward.read_forward_leadfield` (default one region per
+        source).
     channels : {"eeg", "mag", "grad"}, optional
         Which channels; needed when the forward has more than one type.
     reduce, sign_flip, subjects_dir, subject
-        As for :func:`~fwdmodels.io.mne.read_forward_leadfield`.
+        As for :func:`~fwdmodels.leadfield.forward.read_forward_leadfield`.
 
     Returns
     -------
@@ -357,12 +358,13 @@ def forward_leadfield(forward, parcellation=None, *, channels=None, reduce="mean
     """
     from .io import mne as fmne
     from .io.leadfield_file import from_forward
+    from .leadfield.forward import read_forward_leadfield
 
-    mne = fmne._mne("reading MNE-Python forward solutions (.fif)")
+    mne = fmne.mne_module("reading MNE-Python forward solutions (.fif)")
     inputs = []
     if isinstance(forward, (str, Path)):
         inputs.append(_provenance(forward, "forward"))
-        fwd = fmne._read_forward(forward, mne)
+        fwd = fmne.read_forward(forward, mne)
     else:
         fwd = forward
     if isinstance(parcellation, (str, Path)) and Path(parcellation).is_file():
@@ -378,7 +380,7 @@ def forward_leadfield(forward, parcellation=None, *, channels=None, reduce="mean
         channels = types.pop()
     if channels not in ("eeg", "mag", "grad"):
         raise FwdModelsError(f"`channels` must be 'eeg', 'mag' or 'grad'; got {channels!r}")
-    lf = fmne.read_forward_leadfield(
+    lf = read_forward_leadfield(
         fwd, parcellation, modality="eeg" if channels == "eeg" else "meg",
         meg_channels=None if channels == "eeg" else channels, reduce=reduce,
         sign_flip=sign_flip, subjects_dir=subjects_dir, subject=subject)

@@ -444,7 +444,8 @@ _SENSOR_DOC = """{modality} of a saved source time series, written to ``output``
         Raw ``.fif`` gets them as its channels).
     parcellation : path or array, optional
         With a ``-fwd.fif`` or a vertex-level lead field: the region of each source vertex
-        (see :func:`fwdmodels.io.mne.read_forward_leadfield`); default one region per source.
+        (see :func:`~fwdmodels.leadfield.forward.read_forward_leadfield`); default one region
+        per source.
         ``reduce`` ("mean" or "sum") and ``nan_sensors`` ("drop", "zero", "refuse") say how
         vertices combine and what becomes of sensors with NaN values.
     meg_channels : {{"mag", "grad"}}, optional
@@ -477,12 +478,3 @@ run_eeg.__doc__ = _SENSOR_DOC.format(modality="EEG", default="V",
 run_meg.__doc__ = _SENSOR_DOC.format(modality="MEG", default="fT (T/m lead fields: fT/cm)",
                                      reference="Must be None (MEG has no reference).")
 
-
-def __getattr__(name):
-    # ``run_demo`` moved to :mod:`fwdmodels.demo`; it stays reachable here for the callers
-    # that still ask this module for it.
-    if name == "run_demo":
-        from .demo import run_demo
-
-        return run_demo
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

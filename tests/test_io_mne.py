@@ -182,14 +182,12 @@ def test_area_weighted_mean_with_given_or_source_space_areas(setup, monkeypatch)
     assert "patch areas" in from_src.details["aggregation"]
 
 
-def test_forward_reduction_lives_in_leadfield_and_io_mne_still_hands_it_on():
-    """The reduction moved to fwdmodels.leadfield.forward; io.mne reads and writes, and hands
-    the moved names on to the callers that still import them from it."""
-    for name in ("read_forward_leadfield", "source_areas", "ForwardLeadField"):
-        assert getattr(fmne, name) is getattr(lfwd, name)
-    assert fmne._read_forward is fmne.read_forward and fmne._mne is fmne.mne_module
-    with pytest.raises(AttributeError, match="has no attribute 'region_leadfield'"):
-        fmne.region_leadfield
+def test_forward_reduction_lives_in_leadfield_not_in_io():
+    """The reduction to regions is lead-field work: io.mne only reads forwards."""
+    for name in ("read_forward_leadfield", "source_areas", "ForwardLeadField",
+                 "region_leadfield"):
+        assert hasattr(lfwd, name) or name == "region_leadfield"
+        assert not hasattr(fmne, name)
 
 
 def test_source_areas_are_mne_patch_areas():
@@ -237,8 +235,8 @@ def test_reading_errors(setup, tmp_path):
     path = setup["dir"] / "both-fwd.fif"
     with pytest.raises(FwdModelsError, match=r"has 11 entries but .* has 12 source vertices"):
         lfwd.read_forward_leadfield(path, LABELS[:11])
-    with pytest.raises(FwdModelsError, match=r"choose one with --meg-channels mag or "
-                                             r"--meg-channels grad"):
+    with pytest.raises(FwdModelsError, match=r"choose one with `meg_channels='mag'` or "
+                                             r"`meg_channels='grad'`"):
         lfwd.read_forward_leadfield(path, LABELS, modality="meg")
     with pytest.raises(FwdModelsError, match="no magnetometer channels"):
         lfwd.read_forward_leadfield(setup["dir"] / "eeg-fwd.fif", LABELS, modality="meg",
@@ -387,7 +385,7 @@ def _errors(d, tmp):
         ("parcellation with npy", ["eeg", d / "z.npy", "--dt", "1ms", "--leadfield",
                                    tmp / "L.npy", "--leadfield-unit", "V/(A*m)", "-o",
                                    tmp / "a.npz", "--parcellation", d / "labels.npy"],
-         r"`parcellation` has 12 vertices but lead field .* neither axis has 12"),
+         r"--parcellation has 12 vertices but lead field .* neither axis has 12"),
         ("unit conflict", ["eeg", *base, "-o", tmp / "a.npz", "--parcellation",
                            d / "labels.npy", "--leadfield-unit", "uV/(nA*m)"],
          r"conflicts with the unit V / A / m of the forward solution"),

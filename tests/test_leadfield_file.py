@@ -11,6 +11,7 @@ import pytest
 
 import fwdmodels
 from fwdmodels import FwdModelsError, cli, pipeline
+from fwdmodels.demo import run_demo
 from fwdmodels import io as fio
 from fwdmodels import make_leadfield as mk
 from fwdmodels.io import leadfield_file as lff
@@ -274,7 +275,7 @@ def test_leadfield_list_and_errors(tmp_path, capsys):
     assert _main("leadfield", "sphere", "--sensors", "neuromag306", "-o", tmp_path / "a.npz") \
         == 2
     err = capsys.readouterr().err
-    assert err.startswith("fwdmodels leadfield: error: `channels` must be 'mag' or 'grad'")
+    assert err.startswith("fwdmodels leadfield: error: --channels must be 'mag' or 'grad'")
     assert _main("leadfield", "sphere", "-o", tmp_path / "a.txt") == 2
     assert "must end in .npz or .h5" in capsys.readouterr().err
     assert _main("leadfield") == 2
@@ -375,7 +376,7 @@ def test_mne_source_needs_a_channel_type_when_there_are_several(forward):
 
 
 def test_demo_writes_leadfield_files_that_mne_recomputes(tmp_path):
-    paths = pipeline.run_demo(tmp_path / "demo", figure=False)
+    paths = run_demo(tmp_path / "demo", figure=False)
     rec = fwdmodels.datasets.synthetic_recording()
     L_eeg, eeg_names, L_meg, meg_names = fwdmodels.datasets.demo_leadfields(rec)
     eeg, meg = (lff.read_leadfield_file(paths[k]) for k in ("leadfield_eeg", "leadfield_meg"))

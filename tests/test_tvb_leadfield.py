@@ -50,17 +50,6 @@ def test_nan_policies():
     assert note is None and kept.tolist() == [0, 1, 2]
 
 
-def test_io_vertex_leadfield_hands_on_the_moved_reader():
-    from fwdmodels.io import vertex_leadfield as old
-    from fwdmodels.leadfield import vertex
-
-    assert old.read_vertex_leadfield is vertex.read_vertex_leadfield
-    assert old.read_parcellation is vertex.read_parcellation
-    assert old.is_tvb_leadfield_spec("tvb:eeg:76") and not old.is_tvb_leadfield_spec("a.npy")
-    with pytest.raises(AttributeError):
-        old.tvb_default_leadfield
-
-
 def test_reduce_vertex_leadfield_mean_and_sum_by_hand():
     L = _vertex_lf()
     labels = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2, -1])

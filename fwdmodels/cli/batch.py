@@ -222,9 +222,9 @@ def _plan(args) -> tuple[list[dict], Path]:
     if outdir.exists() and not outdir.is_dir():
         raise FwdModelsError(f"-o {args.output!r} is a file; give a directory for the outputs")
     if args.format == "zarr":
-        from ..io.zarr import _zarr
+        from ..io._zarr_store import zarr_module
 
-        _zarr("writing .zarr outputs")
+        zarr_module("writing .zarr outputs")
     option_quantity(args.dt, "dt", "[time]", "ms")
     common = dict(dt=args.dt, dt_unit=args.dt_unit, key=args.key, time_axis=args.time_axis,
                   chunk_size=args.chunk_size)

@@ -29,22 +29,11 @@ __all__ = ["read_forward", "pick_channels", "RawOutputFile", "describe_fif", "ch
            "check_raw_output", "is_fif", "RAW_ENDINGS", "mne_module"]
 
 _FWD_ENDINGS = ("-fwd.fif", "_fwd.fif", "-fwd.fif.gz", "_fwd.fif.gz")
-#: Names that moved to :mod:`fwdmodels.leadfield.forward`, still found here for the callers
-#: that import them from this module (the pipeline and the lead-field builder).
-_MOVED = ("read_forward_leadfield", "source_areas", "ForwardLeadField")
 
 
 def mne_module(feature: str):
     """The mne module, or a MissingDependencyError naming the ``mne`` extra and ``feature``."""
     return optional_import("mne", "mne", feature)
-
-
-def __getattr__(name):
-    if name in _MOVED:
-        from ..leadfield import forward
-
-        return getattr(forward, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_fif(path) -> bool:
@@ -93,14 +82,14 @@ def pick_channels(fwd, modality: str, meg_channels, where: str):
     elif modality == "meg":
         if meg_channels is not None:
             if meg_channels not in ("mag", "grad"):
-                raise FwdModelsError(f"--meg-channels must be 'mag' or 'grad'; got "
+                raise FwdModelsError(f"`meg_channels` must be 'mag' or 'grad'; got "
                                      f"{meg_channels!r}")
             chosen = meg_channels
         elif counts["mag"] and counts["grad"]:
             raise FwdModelsError(
                 f"{where} has {counts['mag']} magnetometers (T/(A*m)) and {counts['grad']} "
                 f"gradiometers (T/(m*A*m)), whose units differ; choose one with "
-                f"--meg-channels mag or --meg-channels grad (meg_channels= in Python)")
+                f"`meg_channels='mag'` or `meg_channels='grad'`")
         else:
             chosen = "grad" if counts["grad"] else "mag"
     else:
@@ -116,8 +105,6 @@ def pick_channels(fwd, modality: str, meg_channels, where: str):
     return np.asarray(rows), chosen
 
 
-#: The names the lead-field builder (:mod:`fwdmodels.make_leadfield`) still uses.
-_mne, _read_forward = mne_module, read_forward
 
 
 # =========================================================================== describe
@@ -196,6 +183,6 @@ def _describe_forward(path: Path, mne) -> dict:
                                           for s in fwd["src"]),
                "channels": _counts(types), "subject": fwd["src"][0].get("subject_his_id"),
                "layout": "MNE stores (channels, sources); fwdmodels reads it as (regions, "
-                         "sensors) with --parcellation"}
+                         "sensors) with a parcellation"}
     return {**_base(path, "fif (MNE forward solution)"), "arrays": arrays, "entries": entries,
             "dt": None, "dt_source": None, "fwdmodels": None, "timeseries": False}

@@ -42,7 +42,6 @@ __all__ = ["ZARR_SUFFIX", "ZarrOutputFile", "atomic_store", "write_dask", "open_
            "is_store"]
 
 #: The zarr module or a MissingDependencyError (a name :mod:`fwdmodels.batch` imports).
-_zarr = zarr_module
 
 ZARR_SUFFIX = ".zarr"
 #: Bytes of an output chunk (rows × columns × itemsize), as for HDF5 outputs.
@@ -108,7 +107,7 @@ def atomic_store(path, force: bool = False):
         tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=directory))
     except OSError as exc:
         raise FwdModelsError(f"cannot write in output directory '{directory}' "
-                             f"({exc.strerror}); choose another place with -o") from None
+                             f"({exc.strerror}); choose another `output` path") from None
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
