@@ -139,7 +139,7 @@ def test_unwritable_directory(tmp_path, data):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        with pytest.raises(FwdModelsError, match="is not writable; choose another place"):
+        with pytest.raises(FwdModelsError, match="is not writable; choose another `output` path"):
             fio.save(locked / "o.npz", "bold", data, metadata=_meta())
     finally:
         locked.chmod(0o700)
@@ -147,7 +147,7 @@ def test_unwritable_directory(tmp_path, data):
 
 def test_unwritable_directory_as_reported_by_the_os(tmp_path, data, monkeypatch):
     monkeypatch.setattr(os, "access", lambda path, mode: False)
-    with pytest.raises(FwdModelsError, match="is not writable; choose another place"):
+    with pytest.raises(FwdModelsError, match="is not writable; choose another `output` path"):
         fio.save(tmp_path / "o.npz", "bold", data, metadata=_meta())
     assert os.listdir(tmp_path) == []
 
@@ -204,7 +204,7 @@ def test_unknown_key_and_ambiguous_file(tmp_path, data):
     np.savez(tmp_path / "m.npz", a=data, b=data)
     with pytest.raises(FwdModelsError, match=r"key 'c' is not in .* holds 'a', 'b'"):
         fio.open_input(tmp_path / "m.npz", key="c")
-    with pytest.raises(FwdModelsError, match="holds several arrays .* pick one with --key"):
+    with pytest.raises(FwdModelsError, match="holds several arrays .* pick one with `key=NAME`"):
         fio.open_input(tmp_path / "m.npz")
     with fio.open_input(tmp_path / "m.npz", key="b") as x:
         assert x.key == "b"
@@ -220,7 +220,7 @@ def test_wrong_rank(tmp_path, shape, match):
 
 def test_dt_without_unit_in_file(tmp_path, data):
     np.savez(tmp_path / "d.npz", z=data, dt=0.1)
-    with pytest.raises(FwdModelsError, match=r"is 0.1 with no unit; pass --dt-unit"):
+    with pytest.raises(FwdModelsError, match=r"is 0.1 with no unit; pass `dt_unit` with its unit"):
         fio.open_input(tmp_path / "d.npz")
     with fio.open_input(tmp_path / "d.npz", dt_unit="ms") as x:
         assert x.dt.to("s").magnitude == pytest.approx(1e-4)

@@ -121,7 +121,7 @@ def check_output_path(path, force: bool = False, inputs=()) -> Path:
                              f"(mkdir -p '{directory}')")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise FwdModelsError(f"output directory '{directory}' is not writable; choose another "
-                             f"place with -o")
+                             f"`output` path")
     for source in inputs:
         if source is not None and path.exists() and _same_file(path, Path(source)):
             raise FwdModelsError(f"output '{path}' is the input file; choose another output "
@@ -163,7 +163,7 @@ def atomic_path(path, force: bool = False, suffix: str = TEMP_SUFFIX):
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=suffix, dir=directory)
     except OSError as exc:
         raise FwdModelsError(f"cannot write in output directory '{directory}' "
-                             f"({exc.strerror}); choose another place with -o") from None
+                             f"({exc.strerror}); choose another `output` path") from None
     os.close(fd)
     tmp = Path(tmp)
     try:

@@ -137,8 +137,8 @@ def parse_time(value, unit, where: str):
     if isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, bool):
         if unit is None:
             raise FwdModelsError(
-                f"{where} is {float(value)!r} with no unit; pass --dt-unit with its unit "
-                f"(e.g. --dt-unit ms), or store the unit next to it (a 'dt_unit' entry)")
+                f"{where} is {float(value)!r} with no unit; pass `dt_unit` with its unit "
+                f"(e.g. `dt_unit='ms'`), or store the unit next to it (a 'dt_unit' entry)")
         try:
             q = ureg.Quantity(float(value), ureg.Unit(str(unit).strip()))
         except Exception as exc:

@@ -155,7 +155,7 @@ def _si(unit_text: str, modality: str):
         if q.check(ureg.Quantity(1.0, si).dimensionality):
             return float(q.to(si).magnitude), si, ch_type
     raise FwdModelsError(f"{modality.upper()} data in {unit_text!r} cannot be written to a Raw "
-                         f".fif (MNE stores V, T or T/m); use another --sensor-unit")
+                         f".fif (MNE stores V, T or T/m); use another `sensor_unit`")
 
 
 class RawOutputFile(OutputFile, suffixes=(".fif",)):

@@ -149,7 +149,7 @@ class InputArray:
         if not entry.numeric:
             kind = entry.matlab_class or (entry.dtype and entry.dtype.name) or "unknown"
             raise FwdModelsError(f"{where} is not a numeric array (type {kind}); pick a real "
-                                 f"array with --key")
+                                 f"array with `key`")
         if ndim not in (2, 3):
             hint = ("reshape a single region's series to (T, 1)" if ndim == 1 else
                     "select one state variable and mode first, e.g. data[:, 0, :, 0] for a "
@@ -283,7 +283,7 @@ def _choose(c: Container, key: str | None) -> Entry:
             return c.entries[key.lstrip("/")]
         names = ", ".join(repr(n) for n in c.entries) or "none"
         raise FwdModelsError(f"key {key!r} is not in '{c.path}' (it holds {names}); pick one "
-                             f"with --key")
+                             f"with `key`")
     named = (_fwd_metadata(c) or {}).get("array")      # fwdmodels' own files name their data
     if isinstance(named, str) and named in c.entries and len(c.entries[named].shape) in (2, 3):
         return c.entries[named]
@@ -306,7 +306,7 @@ def _choose(c: Container, key: str | None) -> Entry:
         return preferred[0]
     names = ", ".join(f"{e.name!r} {e.shape}" for e in data)
     raise FwdModelsError(f"'{c.path}' holds several arrays ({names}); pick one with "
-                         f"--key NAME")
+                         f"`key=NAME`")
 
 
 def _unusable(e: Entry) -> str:
