@@ -1,9 +1,9 @@
-"""fwdmodels.io's imports: no cycle, and nothing from the layers above it.
+"""The package's imports: no cycle, and each layer imports only the layers below it.
 
 Every module of the package is parsed (``ast``: imports at any depth, inside functions too,
-relative imports resolved); the modules reachable from ``fwdmodels.io`` must form no cycle and
-must stay within io and the few base modules it may use (errors, units, validation). Nothing
-is imported to build the graph.
+relative imports resolved). The layers are those of the README's architecture section: the
+command line, the jobs, the models and files, the foundations. ``fwdmodels.io`` in particular
+imports nothing but itself and the foundations. Nothing is imported to build the graph.
 """
 
 from __future__ import annotations
@@ -19,12 +19,27 @@ ROOT = Path(fwdmodels.__file__).parent
 IO = "fwdmodels.io"
 #: What io may use outside itself: the base of the package, below every layer.
 BASE = {"fwdmodels.errors", "fwdmodels.units", "fwdmodels._validation"}
-#: Names io still hands on from ``fwdmodels.leadfield`` for importers outside io that have not
-#: moved to the new place yet (the pipeline, the lead-field builder). Each is allowed only
-#: inside the module's ``__getattr__`` (so that importing io never loads leadfield), and goes
-#: when its importers import from leadfield directly.
-FORWARDS = {("fwdmodels.io.mne", "fwdmodels.leadfield.forward"),
-            ("fwdmodels.io.vertex_leadfield", "fwdmodels.leadfield.vertex")}
+#: The layers, highest first (the README's architecture section); a module belongs to the
+#: first whose prefix it starts with. The package's ``__init__``, which gathers the public
+#: API of every layer in one namespace, stands outside them.
+LAYERS = (
+    ("command line", ("fwdmodels.cli", "fwdmodels.__main__")),
+    ("jobs", ("fwdmodels.pipeline", "fwdmodels.pipeline_like", "fwdmodels.make_leadfield",
+              "fwdmodels.demo", "fwdmodels._demo_figure", "fwdmodels.datasets",
+              "fwdmodels.distributed", "fwdmodels.crossval", "fwdmodels.examples",
+              "fwdmodels._carry", "fwdmodels.plotting")),
+    ("models and files", ("fwdmodels.hemodynamics", "fwdmodels.leadfield", "fwdmodels.io")),
+    ("foundations", ("fwdmodels.units", "fwdmodels.errors", "fwdmodels._validation",
+                     "fwdmodels._numba", "fwdmodels._vecmath", "fwdmodels._version")),
+)
+
+
+def layer(module: str):
+    """The rank of ``module``'s layer (0 = the command line), or None."""
+    for rank, (_, prefixes) in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return rank
+    return None
 
 
 def module_files(root: Path, package: str) -> dict:
@@ -50,25 +65,16 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def _forwarding_nodes(tree: ast.Module) -> set:
-    """The import nodes inside a module-level ``def __getattr__``."""
-    return {id(n) for f in tree.body
-            if isinstance(f, ast.FunctionDef) and f.name == "__getattr__"
-            for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))}
-
-
 def import_graph(files: dict) -> dict:
     """``{module: {imported module: "where"}}`` among the modules of ``files``.
 
     ``from package import name`` is an edge to ``package.name`` when that is a module, else to
     ``package``. Reading dunder constants of the root package (``from .. import __version__``)
-    is not an edge: they are set before the root imports any submodule. Allowed forwards
-    (:data:`FORWARDS`) inside a module's ``__getattr__`` are left out.
+    is not an edge: they are set before the root imports any submodule.
     """
     graph = {}
     for module, path in files.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-        forwarding = _forwarding_nodes(tree)
         is_package = path.name == "__init__.py"
         edges = {}
         for node in ast.walk(tree):
@@ -85,8 +91,6 @@ def import_graph(files: dict) -> dict:
                 while target and target not in files:      # import a.b.c: the module a.b.c
                     target = target.rpartition(".")[0]
                 if not target or target == module:
-                    continue
-                if id(node) in forwarding and (module, target) in FORWARDS:
                     continue
                 edges.setdefault(target, f"{module}:{node.lineno}")
         graph[module] = edges
@@ -206,3 +210,28 @@ def test_io_uses_nothing_above_it(graph):
     assert not bad, "\n".join(bad)
     outside = reachable(graph, io_modules) - io_modules - BASE
     assert not outside, sorted(outside)
+
+
+def test_the_package_has_no_import_cycle(graph):
+    found = components(graph, set(graph))
+    assert not found, "import cycles:\n" + "\n".join(_describe(graph, c) for c in found)
+
+
+def test_every_module_has_a_layer(graph):
+    assert [m for m in graph if m != "fwdmodels" and layer(m) is None] == []
+
+
+def test_layers_import_only_downwards(graph):
+    """No module imports one of a higher layer, nor the package itself (which gathers every
+    layer's API); the teaching examples use the public API as a user does."""
+    upward = []
+    for module, targets in graph.items():
+        if module == "fwdmodels":
+            continue
+        for target, where in targets.items():
+            if target == "fwdmodels":
+                if not module.startswith("fwdmodels.examples"):
+                    upward.append(f"{module} imports fwdmodels ({where})")
+            elif layer(target) < layer(module):
+                upward.append(f"{module} imports {target} ({where})")
+    assert not upward, "\n".join(upward)
