@@ -193,10 +193,14 @@ def test_numpy_and_numba_paths_agree(hemo_dt):
     np.testing.assert_allclose(a.magnitude, b.magnitude, rtol=0, atol=1e-12 * scale)
     for k in "xfvq":
         np.testing.assert_allclose(sa[k], sb[k], rtol=0, atol=1e-12 * np.abs(sa[k]).max())
-    tr = dict(params=params, hemo_dt=hemo_dt, tr="0.1 s", tr_mode="mean")
-    np.testing.assert_allclose(simulate_bold(z, "1 ms", backend="numpy", **tr).magnitude,
-                               simulate_bold(z, "1 ms", backend="numba", **tr).magnitude,
-                               rtol=0, atol=1e-12 * scale)
+    for mode in ("mean", "sample"):         # one row per TR: a window's mean or its last sample
+        tr = dict(params=params, hemo_dt=hemo_dt, tr="0.1 s", tr_mode=mode, return_states=True)
+        (a, sa), (b, sb) = (simulate_bold(z, "1 ms", backend=backend, **tr)
+                            for backend in ("numpy", "numba"))
+        assert a.shape == (25, 5)
+        np.testing.assert_allclose(a.magnitude, b.magnitude, rtol=0, atol=1e-12 * scale)
+        for k in "xfvq":
+            np.testing.assert_allclose(sa[k], sb[k], rtol=0, atol=1e-12 * np.abs(sa[k]).max())
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])

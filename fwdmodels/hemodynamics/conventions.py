@@ -381,7 +381,11 @@ def neurolib_steps(z: np.ndarray, dt: float, params: BalloonParams, state: np.nd
     if JIT_ENABLED:
         from ._conventions_kernels import neurolib_kernel
 
-        neurolib_kernel(z, float(dt), *per, state, out, F_FLOOR)
+        # one compiled version whatever the layout of z and of the per-region arrays
+        frozen = z.view()
+        frozen.flags.writeable = False
+        neurolib_kernel(frozen, float(dt), *(np.ascontiguousarray(a) for a in per), state, out,
+                        F_FLOOR)
     else:
         _neurolib_numpy(z, float(dt), *per, state, out)
     bad = ~np.isfinite(out)

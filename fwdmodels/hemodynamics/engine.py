@@ -49,6 +49,18 @@ def resolve_backend(backend: str) -> str:
     return backend
 
 
+def _input(z: np.ndarray) -> np.ndarray:
+    """``z`` as a C-contiguous read-only view (a copy only when it is not contiguous).
+
+    Numba compiles one version of a kernel per memory layout and writeability of its array
+    arguments; handing every kernel the same kind of array (and its parameters C-contiguous)
+    keeps it to one compilation, whatever the caller's array.
+    """
+    view = np.ascontiguousarray(z).view()
+    view.flags.writeable = False
+    return view
+
+
 def integrate_split(z: np.ndarray, dt: float, p: np.ndarray, hold: np.ndarray,
                     state: np.ndarray, hemo_steps: int, backend: str = "auto",
                     store_states: bool = False, t0_index: int = 0, out_every: int = 1,
@@ -69,8 +81,9 @@ def integrate_split(z: np.ndarray, dt: float, p: np.ndarray, hold: np.ndarray,
         bold = np.empty((rows, N))
         states = np.empty((4, rows, N)) if store_states else np.empty((4, 0, N))
         error = np.zeros(N)
-        flat = _split_kernels.integrate(np.ascontiguousarray(z), float(dt), p, hold, state,
-                                        hemo_steps, out_every, out_mean, bold, states, error)
+        flat = _split_kernels.integrate(_input(z), float(dt), np.ascontiguousarray(p),
+                                        np.ascontiguousarray(hold), state, hemo_steps,
+                                        out_every, out_mean, bold, states, error)
         failure = None if flat < 0 else divmod(int(flat), N)
         states = states if store_states else None
     else:
@@ -119,8 +132,8 @@ def integrate(z: np.ndarray, dt: float, p: np.ndarray, state: np.ndarray, method
         from . import _kernels
 
         scratch = states if store_states else np.empty((4, 0, N))
-        flat = _kernels.integrate(np.ascontiguousarray(z), float(dt), p, state, bold, scratch,
-                                  METHOD_CODES[method])
+        flat = _kernels.integrate(_input(z), float(dt), np.ascontiguousarray(p), state, bold,
+                                  scratch, METHOD_CODES[method])
         failure = None if flat < 0 else divmod(int(flat), N)
     else:
         failure = _integrate_numpy(z, dt, p, state, bold, states, TABLEAUX[method])
