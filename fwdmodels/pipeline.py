@@ -31,7 +31,7 @@ from ._carry import carried, read_leadfield, read_leadfield_and_sensors, sensor_
 from ._validation import check_int
 from .errors import FwdModelsError
 from .hemodynamics.balloon import initial_state, read_neural_input
-from .hemodynamics.plan import DEFAULT_METHOD, make_plan
+from .hemodynamics.plan import DEFAULT_METHOD, make_plan, read_dt
 from .units import option_quantity, parse_unit, unit_text, ureg
 
 __all__ = ["run_bold", "run_eeg", "run_meg", "resolve_dt", "default_chunk_size",
@@ -64,8 +64,10 @@ def chunk_rows(chunk_size, n_columns: int, multiple: int = 1) -> int:
     return -(-check_int(chunk_size, "chunk_size", 1) // multiple) * multiple
 
 
-def resolve_dt(file_dt, option_dt, path="input", where="the file") -> float:
-    """dt in seconds from the file's value and/or the option; both given must agree.
+def resolve_dt(file_dt, option_dt, path="input", where="the file"):
+    """The input's time step, a time Quantity, from the file's value and/or the option; both
+    given must agree. The option's text is parsed here, once; the Quantity goes on as it is
+    (the hemodynamic plan reads it in seconds).
 
     Parameters
     ----------
@@ -88,15 +90,15 @@ def resolve_dt(file_dt, option_dt, path="input", where="the file") -> float:
             raise FwdModelsError(f"`dt` {opt:~} conflicts with the time step {file_dt:~} "
                                  f"stored in '{path}' ({where}); drop `dt` to use the file's, "
                                  f"or fix the file")
-    return float((file_dt if file_dt is not None else opt).to("s").magnitude)
+    return file_dt if file_dt is not None else opt
 
 
 def time_options(data: fio.InputArray, dt, tr, hemo_dt) -> tuple:
-    """``(dt in s, tr, hemo_dt)`` of a BOLD run on ``data``: ``dt`` resolved against the
-    file's, ``tr`` and ``hemo_dt`` as Quantities (None when not given or ``"auto"``)."""
-    dt_s = resolve_dt(data.dt, dt, data.path, data.dt_where)
+    """``(dt, tr, hemo_dt)`` of a BOLD run on ``data`` as Quantities: ``dt`` resolved against
+    the file's, ``tr`` and ``hemo_dt`` None when not given (``hemo_dt`` also for ``"auto"``)."""
     auto = hemo_dt is None or (isinstance(hemo_dt, str) and hemo_dt.strip() == "auto")
-    return (dt_s, option_quantity(tr, "tr", "[time]", "s"),
+    return (resolve_dt(data.dt, dt, data.path, data.dt_where),
+            option_quantity(tr, "tr", "[time]", "s"),
             None if auto else option_quantity(hemo_dt, "hemo_dt", "[time]", "ms"))
 
 
@@ -244,10 +246,10 @@ def run_bold(input, output, *, dt=None, dt_unit=None, key=None, time_axis=None, 
     out_path = fio.check_output_path(output, force, inputs=(input,))
     fio.output_format(out_path)
     with fio.open_input(input, key, time_axis, dt_unit) as data:
-        dt_s, tr_q, hemo_q = time_options(data, dt, tr, hemo_dt)
-        plan = make_plan(ureg.Quantity(dt_s, "s"), params=params_argument(params),
-                         method=method, tr=tr_q, tr_mode=tr_mode, hemo_dt=hemo_q,
-                         backend=backend, **(overrides or {}))
+        dt_q, tr_q, hemo_q = time_options(data, dt, tr, hemo_dt)
+        plan = make_plan(dt_q, params=params_argument(params), method=method, tr=tr_q,
+                         tr_mode=tr_mode, hemo_dt=hemo_q, backend=backend, **(overrides or {}))
+        dt_s = plan.dt
         grain = plan.tr_steps or 1                     # input rows per output row
         if data.n_times < grain:
             raise FwdModelsError(f"'{data.path}' holds {data.n_times} steps along its time "
@@ -391,7 +393,7 @@ def _run_sensors(modality, input, output, *, leadfield, leadfield_unit=None,
         fmne.check_raw_output(out_path)
     _check_snr(snr_db)
     with fio.open_input(input, key, time_axis, dt_unit) as data:
-        dt_s = resolve_dt(data.dt, dt, data.path, data.dt_where)
+        dt_s = read_dt(resolve_dt(data.dt, dt, data.path, data.dt_where))
         if fif:
             fmne.check_raw_output(out_path, data.shape)
         vertex = {k: v for k, v in (("reduce", reduce), ("nan_sensors", nan_sensors))

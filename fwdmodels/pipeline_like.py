@@ -14,6 +14,7 @@ from . import io as fio
 from .errors import FwdModelsError
 from .hemodynamics.balloon import initial_state
 from .hemodynamics.conventions import resolve_like
+from .hemodynamics.plan import read_dt
 from .pipeline import (Progress, _check_block, _columns, _dims, _input_info, _input_unit,
                        _neural, chunk_rows, time_options)
 from .units import ureg
@@ -35,8 +36,8 @@ def run_bold_like(input, output, *, like, dt=None, dt_unit=None, key=None, time_
     out_path = fio.check_output_path(output, force, inputs=(input,))
     fio.output_format(out_path)
     with fio.open_input(input, key, time_axis, dt_unit) as data:
-        dt_s, tr_q, hemo_q = time_options(data, dt, tr, hemo_dt)
-        lp = resolve_like(like, ureg.Quantity(dt_s, "s"), tr=tr_q, tr_mode=tr_mode,
+        dt_q, tr_q, hemo_q = time_options(data, dt, tr, hemo_dt)
+        lp = resolve_like(like, dt_q, tr=tr_q, tr_mode=tr_mode,
                           method=method, params=params, hemo_dt=hemo_q, backend=backend,
                           **(overrides or {}))
         if init is not None and init != lp.init:
@@ -52,7 +53,7 @@ def run_bold_like(input, output, *, like, dt=None, dt_unit=None, key=None, time_
             lp.plan.piece                                 # TVB: whole TRs per chunk
         chunk = chunk_rows(chunk_size, data.n_regions, grain)
         shape = data.shape[:-2] + (n_rows, data.n_regions)
-        parameters = {**lp.metadata(), "input_dt": dt_s}
+        parameters = {**lp.metadata(), "input_dt": read_dt(dt_q)}
         meta = fio.build_metadata("bold", "bold", lp.unit, _dims(data, "region"), lp.row_dt,
                                   t0_seconds=lp.t0, parameters=parameters,
                                   input_info=_input_info(data))

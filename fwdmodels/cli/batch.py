@@ -284,10 +284,11 @@ def _differences(meta: dict, job: dict) -> list[str]:
         hemo = expect["hemo"]
         if expect["method"] == "split":
             from ..hemodynamics.plan import make_plan
+            from ..units import ureg
 
             input_dt = params.get("input_dt")
             try:
-                wanted = make_plan(f"{input_dt!r} s", method="split",
+                wanted = make_plan(ureg.Quantity(input_dt, "s"), method="split",
                                    hemo_dt=None if hemo == "auto" else hemo).hemo_dt
             except (FwdModelsError, TypeError):
                 wanted = None
