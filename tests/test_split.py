@@ -297,3 +297,20 @@ def test_linearised_kernel_takes_per_region_parameters():
     A, B, C = balloon_linear_system(kappa=kappa)
     assert A.shape == (3, 4, 4) and C.shape == (3, 4) and B.shape == (4,)
     np.testing.assert_array_equal(A[:, 0, 0], -np.asarray(kappa))
+
+
+def test_a_hemodynamic_step_that_leaves_the_domain_fails_alike_in_numpy_and_numba():
+    """A step far too long for the region's transit time (tau = 5 ms, 50-ms steps) makes RK4
+    on (v, q) blow up while x and f stay valid: the failure is found after the hemodynamic
+    step, and both paths name the same row, region and state."""
+    z = np.zeros((400, 3))
+    z[50:, 1] = 1.0
+    errors = []
+    for backend in ("numpy", "numba"):
+        with pytest.raises(DomainError) as info:
+            simulate_bold(z, "1 ms", hemo_dt="50 ms", tau=[1.0, 0.005, 1.0], backend=backend)
+        errors.append(info.value)
+    numpy_error, numba_error = errors
+    assert (numpy_error.time_index, numpy_error.region) == (99, 1)   # end of the second step
+    assert (numba_error.time_index, numba_error.region) == (99, 1)
+    assert str(numpy_error) == str(numba_error) and "v = nan" in str(numba_error)
