@@ -188,3 +188,15 @@ def test_unit_of_tvbs_eeg_projection_is_volt_per_ampere_metre():
 def test_unit_of_tvbs_meg_projection_from_magnitudes():
     figures = unit_evidence("meg", vertex_step=16)
     assert 0.7 < figures["median_ratio"] < 1.4 and 0.7 < figures["p99_ratio"] < 1.4
+
+
+def test_a_vertex_file_unit_and_the_given_unit_must_agree(tmp_path):
+    np.savez(tmp_path / "L.npz", L=np.ones((5, 4)), unit="V/(A*m)")
+    parcellation = np.array([0, 0, 1, 1, 2])
+    L, _ = read_vertex_leadfield(tmp_path / "L.npz", "eeg", parcellation=parcellation,
+                                 unit="V/(m*A)")               # the same unit, written otherwise
+    assert L.units == ureg.Unit("V/(A*m)") and L.shape == (3, 4)
+    for other in ("uV/(nA*m)", "T/(A*m)"):                    # another factor; another dimension
+        with pytest.raises(FwdModelsError, match=r"`unit` .* conflicts with the unit"):
+            read_vertex_leadfield(tmp_path / "L.npz", "eeg", parcellation=parcellation,
+                                  unit=other)

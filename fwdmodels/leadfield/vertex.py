@@ -26,7 +26,7 @@ from ..io.leadfield_file import RegionLeadField
 from ..io.metadata import file_sha256
 from ..io.readers import open_input
 from ..io.tvb import is_tvb_leadfield_spec, read_region_mapping, tvb_data_path
-from ..units import parse_unit, ureg
+from ..units import parse_unit, same_unit, ureg
 from .aggregation import reduce_vertex_leadfield
 from .tvb import known_tvb_unit, tvb_default_leadfield
 
@@ -162,10 +162,7 @@ def _unit(path, modality, unit, stored):
     chosen = None if unit is None else parse_unit(unit, "unit")
     if stored is not None:
         stored = parse_unit(stored, f"the unit of '{path}'")
-        if chosen is not None and not np.isclose(
-                (1 * stored).to_base_units().magnitude, (1 * chosen).to_base_units().magnitude,
-                rtol=1e-12) or chosen is not None and \
-                (1 * stored).dimensionality != (1 * chosen).dimensionality:
+        if chosen is not None and not same_unit(chosen, stored):
             raise FwdModelsError(f"`unit` {chosen:~} conflicts with the unit {stored:~} of "
                                  f"'{path}'; drop it")
         chosen = stored
