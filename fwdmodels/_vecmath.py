@@ -30,7 +30,7 @@ import numpy as np
 
 from ._numba import JIT_ENABLED, njit
 
-__all__ = ["exp", "log"]
+__all__ = ["exp", "log", "maximum"]
 
 if JIT_ENABLED:
     from llvmlite import ir
@@ -137,3 +137,10 @@ def log(v):
     y = (fe * _LN2_LO + 2.0 * s * p) + fe * _LN2_HI
     y = math.nan if not v > 0.0 else y
     return math.inf if v == math.inf else y
+
+
+@njit(inline="always", error_model="numpy")
+def maximum(a, b):
+    """``np.maximum`` of two floats: NaN if either is NaN, written as a select, which
+    vectorises."""
+    return a if (a >= b) | (a != a) else b

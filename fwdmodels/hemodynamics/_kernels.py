@@ -39,10 +39,12 @@ SIMD_PAD = 8
 
 
 def _with_vector_math(func):
-    """``func`` with ``np.exp`` and ``np.log`` bound to the vectorisable versions."""
+    """``func`` with ``np.exp``, ``np.log`` and ``np.maximum`` bound to the vectorisable
+    versions."""
     namespace = types.ModuleType("vector_math")
     namespace.exp = _vecmath.exp
     namespace.log = _vecmath.log
+    namespace.maximum = _vecmath.maximum
     return types.FunctionType(func.__code__, {**func.__globals__, "np": namespace},
                               func.__name__, func.__defaults__, func.__closure__)
 

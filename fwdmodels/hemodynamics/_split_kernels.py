@@ -1,11 +1,14 @@
 """Numba loops of the ``"split"`` method (see :mod:`fwdmodels.hemodynamics.split`).
 
-The same arithmetic as ``split.integrate_split_numpy``, in the layout of ``_kernels``: regions
-split into blocks (one thread each for large inputs), each block's state, parameters and
-forcing integrals in contiguous buffers padded to the SIMD width, and the innermost loops over
-the regions of one sample, so that they compile to vector code. The formulas themselves
-(``split.forcing``, ``split.decay``, ``split.remainder_rk4``, ...) are compiled from their
-Python source with the vectorisable ``exp`` and ``log`` of :mod:`fwdmodels._vecmath`.
+The same arithmetic as ``split.integrate_split_numpy``. Regions are split into blocks (one
+thread each for large inputs). Each step makes one pass over its samples in which a region
+costs the hold recursion, the expansion of the forcing of q (:mod:`.forcing`) and four
+additions to running sums, all in one work array laid out so that the loop over a group of
+lanes compiles to vector code; a region whose f leaves the expansion's radius takes the step
+again with the forcing as written (a second pass, selecting per lane). The integrals at the
+quarter nodes, the Richardson step on the remainder and the dense output then run once per
+step. The formulas themselves are compiled from their Python source with the vectorisable
+``exp`` and ``log`` of :mod:`fwdmodels._vecmath`.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import numpy as np
 
 from .. import _vecmath
 from .._numba import get_num_threads, invalidate_stale_cache, njit, prange
-from . import equations, split
+from . import equations, forcing, split
 from .equations import INV_TAU
-from ._kernels import MIN_BLOCK, PARALLEL_THRESHOLD, SIMD_PAD, _KERNEL_OPTIONS, \
+from .forcing import RADIUS
+from ._kernels import MIN_BLOCK, PARALLEL_THRESHOLD, _KERNEL_OPTIONS, \
     _padded_params, _with_vector_math
 
-invalidate_stale_cache(__file__, [equations.__file__, split.__file__, _vecmath.__file__])
+invalidate_stale_cache(__file__, [equations.__file__, forcing.__file__, split.__file__,
+                                  _vecmath.__file__])
 
 
 
@@ -36,7 +41,14 @@ def _compiled(func, inline="always", **bindings):
 
 
 _observe = _compiled(equations.observe)
-_forcing = _compiled(split.forcing)
+_forcing = _compiled(forcing.forcing)
+_centre = _compiled(forcing.centre)
+_taylor = _compiled(forcing.taylor_coefficients)
+_deviation = _compiled(forcing.deviation)
+_slope = _compiled(forcing.slope)
+_exact_deviation = _compiled(forcing.exact_deviation, forcing=_forcing)
+_integral = _compiled(forcing.integral)
+_part_sample = _compiled(split._part_sample)
 _decay = _compiled(split.decay)
 _jacobian = _compiled(split.decay_jacobian)
 _remainder = _compiled(split.remainder_rk4, decay=_decay, decay_jacobian=_jacobian)
@@ -50,76 +62,154 @@ def _params(P, i):
             P[9, i])
 
 
-# The lanes of a block (m regions) keep their state in 1-D buffers: x, f, the forcing of q
-# and its derivative (gb, dgb) at the current sample, and the integrals A, B, int A, int B
-# from the step's start. The loop over one sample's lanes reads and writes only these and
-# reads the parameters, which lets the compiler vectorise it; a loop that also wrote rows of
-# 2-D buffers was refused ("too many memory checks"). Keep it so. The per-sample loops are
-# inlined into the block loop: a call per sample would pay reference counting on each buffer.
-
-@njit(inline="always", **_KERNEL_OPTIONS)
-def _held(z, h, p, C, i, x0, f0, b0, db0, A0, B0, IA0, IB0):
-    """One lane ``h`` seconds on from a sample's start (``C`` the hold coefficients for
-    ``h``): the exact x, f there, the forcing of q and its slope there, and the integrals
-    from the step's start by the Hermite rule ``h/2 (g0 + g1) - h^2/12 (g1' - g0')``."""
-    c = h * h / 12.0
-    u = f0 - 1.0
-    x = C[0, i] * x0 + C[1, i] * u + C[4, i] * z
-    f = 1.0 + (C[2, i] * x0 + C[3, i] * u + C[5, i] * z)
-    a, da, b, db = _forcing(x, f, p)
-    a0, da0 = u * p[INV_TAU], x0 * p[INV_TAU]              # the forcing of v at the start
-    A1 = A0 + 0.5 * h * (a0 + a) - c * (da - da0)
-    B1 = B0 + 0.5 * h * (b0 + b) - c * (db - db0)
-    return (x, f, b, db, A1, B1, IA0 + 0.5 * h * (A0 + A1) - c * (a - a0),
-            IB0 + 0.5 * h * (B0 + B1) - c * (b - b0))
+# Pass 1 (x, f and the sums of the forcing, sample by sample) keeps every per-region value it
+# touches in one work array W (groups, rows, LANES) whose last two extents are constants:
+# LLVM then sees that the rows of W do not overlap and vectorises the loop over a group's
+# lanes with no run-time alias checks (with a separate buffer per quantity it needs dozens of
+# checks per sample and gives up). Rows of W:
+_X, _U, _UC, _SD, _RD, _SE, _RE, _REACH, _Z = range(9)
+_C = 9                  # 6 rows: hold coefficients over one sample
+_BETA = 15              # 8 rows: beta_0 .. beta_7 of the forcing of q about the centre
+_BOUND, _EXACT, _X0, _U0 = 23, 24, 25, 26
+_P = 27                 # 10 rows: the packed parameters
+_ROWS = 37
+LANES = 16
 
 
 @njit(inline="always", **_KERNEL_OPTIONS)
-def _advance(zb, h, P, C, x, f, gb, dgb, A, B, IA, IB):
-    """Advance every lane one sample with input ``zb``. Returns how many lanes left the
-    domain (f <= 0 or x, f not finite)."""
+def _wparams(W, g, i):
+    return (W[g, _P, i], W[g, _P + 1, i], W[g, _P + 2, i], W[g, _P + 3, i], W[g, _P + 4, i],
+            W[g, _P + 5, i], W[g, _P + 6, i], W[g, _P + 7, i], W[g, _P + 8, i],
+            W[g, _P + 9, i])
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _wbeta(W, g, i):
+    return (W[g, _BETA + 1, i], W[g, _BETA + 2, i], W[g, _BETA + 3, i], W[g, _BETA + 4, i],
+            W[g, _BETA + 5, i], W[g, _BETA + 6, i], W[g, _BETA + 7, i])
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _hold(W, g, i):
+    """Lane ``i`` of group ``g``: x, u at the next sample and ``d = u - u_c``."""
+    x, u, zi = W[g, _X, i], W[g, _U, i], W[g, _Z, i]
+    x1 = W[g, _C, i] * x + W[g, _C + 1, i] * u + W[g, _C + 4, i] * zi
+    u1 = W[g, _C + 2, i] * x + W[g, _C + 3, i] * u + W[g, _C + 5, i] * zi
+    return x1, u1, u1 - W[g, _UC, i]
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _add(W, g, i, x1, u1, d, dev):
+    """Store the lane's new x, u and add ``d`` and the forcing's deviation to the sums."""
+    W[g, _X, i], W[g, _U, i] = x1, u1
+    sd = W[g, _SD, i] + d
+    se = W[g, _SE, i] + dev
+    W[g, _SD, i], W[g, _SE, i] = sd, se
+    W[g, _RD, i] += sd
+    W[g, _RE, i] += se
+    reach, ad = W[g, _REACH, i], abs(d)
+    W[g, _REACH, i] = reach if ad <= reach else ad
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _expanded(W, g, i, d):
+    c1, c2, c3, c4, c5, c6, c7 = _wbeta(W, g, i)
+    return _deviation(d, c1, c2, c3, c4, c5, c6, c7)
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _sample(W, g):
+    """One sample for the lanes of group ``g``, the forcing of q from its expansion. A
+    separate loop from :func:`_sample_exact`: a branch inside would stop it vectorising."""
+    for i in range(LANES):
+        x1, u1, d = _hold(W, g, i)
+        _add(W, g, i, x1, u1, d, _expanded(W, g, i, d))
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _sample_exact(W, g):
+    """One sample for the lanes of group ``g``, the forcing of q as written where the lane's
+    flag is set. Returns how many lanes left the domain."""
     bad = 0
-    for i in range(zb.size):
-        xi, fi, b, db, A1, B1, IA1, IB1 = _held(zb[i], h, _params(P, i), C, i, x[i], f[i],
-                                                gb[i], dgb[i], A[i], B[i], IA[i], IB[i])
-        A[i], B[i], IA[i], IB[i] = A1, B1, IA1, IB1
-        gb[i], dgb[i] = b, db
-        x[i], f[i] = xi, fi
-        bad += 0 if (fi > 0.0) & (xi - xi == 0.0) & (fi - fi == 0.0) else 1
+    for i in range(LANES):
+        x1, u1, d = _hold(W, g, i)
+        ee, _ = _exact_deviation(x1, u1, W[g, _BETA, i], _wparams(W, g, i))
+        _add(W, g, i, x1, u1, d, ee if W[g, _EXACT, i] != 0.0 else _expanded(W, g, i, d))
+        f1 = 1.0 + u1
+        bad += 0 if (f1 > 0.0) & (x1 - x1 == 0.0) & (f1 - f1 == 0.0) else 1
     return bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def _start(P, x, f, gb, dgb, A, B, IA, IB):
-    """Start a step: the forcing of q at its first sample, the integrals at zero."""
-    for i in range(x.size):
-        _, _, b, db = _forcing(x[i], f[i], _params(P, i))
-        gb[i], dgb[i] = b, db
-        A[i], B[i], IA[i], IB[i] = 0.0, 0.0, 0.0, 0.0
+def _begin(W, G, H, start):
+    """Start a step: the centre and coefficients of each lane, the sums at zero, and in
+    ``start`` (5, m) the deviation and slope of the forcing of q at the step's start by the
+    expansion (rows 0, 1) and as written (rows 2, 3)."""
+    for g in range(G):
+        for i in range(LANES):
+            p = _wparams(W, g, i)
+            x0, u0 = W[g, _X, i], W[g, _U, i]
+            uc = _centre(x0, u0, H)
+            b0, c1, c2, c3, c4, c5, c6, c7 = _taylor(uc, p)
+            W[g, _UC, i], W[g, _BOUND, i] = uc, RADIUS * (1.0 + uc)
+            W[g, _BETA, i], W[g, _BETA + 1, i], W[g, _BETA + 2, i] = b0, c1, c2
+            W[g, _BETA + 3, i], W[g, _BETA + 4, i], W[g, _BETA + 5, i] = c3, c4, c5
+            W[g, _BETA + 6, i], W[g, _BETA + 7, i] = c6, c7
+            W[g, _X0, i], W[g, _U0, i] = x0, u0
+            d0 = u0 - uc
+            j = g * LANES + i
+            start[0, j] = _deviation(d0, c1, c2, c3, c4, c5, c6, c7)
+            start[1, j] = _slope(d0, c1, c2, c3, c4, c5, c6, c7) * x0
+            start[2, j], start[3, j] = _exact_deviation(x0, u0, b0, p)
+            _reset(W, g, i, abs(d0))
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _reset(W, g, i, reach):
+    W[g, _X, i], W[g, _U, i] = W[g, _X0, i], W[g, _U0, i]
+    W[g, _SD, i], W[g, _RD, i], W[g, _SE, i], W[g, _RE, i] = 0.0, 0.0, 0.0, 0.0
+    W[g, _REACH, i] = reach
 
 
 @njit(**_KERNEL_OPTIONS)
-def _node(zb, h, P, C, x, f, gb, dgb, A, B, IA, IB, out):
-    """The integrals ``h`` seconds into the current sample (exact x, f there) into ``out``."""
-    for i in range(zb.size):
-        _, _, _, _, a, b, ia, ib = _held(zb[i], h, _params(P, i), C, i, x[i], f[i], gb[i],
-                                         dgb[i], A[i], B[i], IA[i], IB[i])
-        out[0, i] = a
-        out[1, i] = b
-        out[2, i] = ia
-        out[3, i] = ib
+def _flag(W, G, start):
+    """Set each lane's flag where the expansion did not hold over the step (f went beyond
+    its radius, or a sum is not finite); returns how many lanes are flagged."""
+    count = 0
+    for g in range(G):
+        for i in range(LANES):
+            total = W[g, _RD, i] + W[g, _RE, i] + start[0, g * LANES + i]
+            ok = (W[g, _REACH, i] <= W[g, _BOUND, i]) & (total - total == 0.0)
+            W[g, _EXACT, i] = 0.0 if ok else 1.0
+            count += 0 if ok else 1
+    return count
 
 
 @njit(**_KERNEL_OPTIONS)
-def _capture(out, A, B, IA, IB, x, f):
-    """Copy the lanes' integrals (and x, f when ``out`` has six rows) into ``out``."""
-    out[0] = A
-    out[1] = B
-    out[2] = IA
-    out[3] = IB
-    if out.shape[0] > 4:
-        out[4] = x
-        out[5] = f
+def _restart(W, G):
+    for g in range(G):
+        for i in range(LANES):
+            _reset(W, g, i, 0.0)
+
+
+@njit(**_KERNEL_OPTIONS)
+def _capture(W, G, out, C):
+    """Copy the lanes' x, u and sums into ``out`` (6 or 8, m); with 8 rows also (x, u) part
+    of the way into the sample whose input is in W (hold coefficients ``C`` for that part)."""
+    for g in range(G):
+        for i in range(LANES):
+            j = g * LANES + i
+            x, u = W[g, _X, i], W[g, _U, i]
+            out[0, j], out[1, j] = x, u
+            out[2, j], out[3, j] = W[g, _SD, i], W[g, _RD, i]
+            out[4, j], out[5, j] = W[g, _SE, i], W[g, _RE, i]
+            if out.shape[0] > 6:
+                zi = W[g, _Z, i]
+                xt = C[0, j] * x + C[1, j] * u + C[4, j] * zi
+                ut = C[2, j] * x + C[3, j] * u + C[5, j] * zi
+                out[6, j], out[7, j] = xt, ut
+                reach, ad = W[g, _REACH, i], abs(ut - W[g, _UC, i])
+                W[g, _REACH, i] = reach if ad <= reach else ad
 
 
 @njit(**_KERNEL_OPTIONS)
@@ -217,77 +307,161 @@ def _first_invalid(a, b, positive_a):
 
 
 @njit(**_KERNEL_OPTIONS)
+def _integrals(cap, k, h, part, W, G, start, any_exact, out):
+    """The forcing integrals ``(A, B, IA, IB)`` (and x, f when ``out`` has six rows) into
+    ``out`` from the sums captured after ``k`` samples (``cap``, see :func:`_capture`), and
+    ``part`` seconds further into the next sample when ``part > 0``. ``out`` may be ``cap``."""
+    for g in range(G):
+        for i in range(LANES):
+            j = g * LANES + i
+            p = _wparams(W, g, i)
+            uc, b0 = W[g, _UC, i], W[g, _BETA, i]
+            c1, c2, c3, c4, c5, c6, c7 = _wbeta(W, g, i)
+            x, u, sd, rd, se, re = cap[0, j], cap[1, j], cap[2, j], cap[3, j], cap[4, j], \
+                cap[5, j]
+            d = u - uc
+            e, gq = _deviation(d, c1, c2, c3, c4, c5, c6, c7), \
+                _slope(d, c1, c2, c3, c4, c5, c6, c7) * x
+            e0, g0 = start[0, j], start[1, j]
+            flagged = any_exact and W[g, _EXACT, i] != 0.0
+            if flagged:
+                e, gq = _exact_deviation(x, u, b0, p)
+                e0, g0 = start[2, j], start[3, j]
+            a, ia = _integral(k, h, uc, sd, rd, W[g, _U0, i] - uc, d, W[g, _X0, i], x)
+            b, ib = _integral(k, h, b0, se, re, e0, e, g0, gq)
+            a, ia = a * p[INV_TAU], ia * p[INV_TAU]
+            if part > 0.0:
+                xt, ut = cap[6, j], cap[7, j]
+                dt_ = ut - uc
+                et = _deviation(dt_, c1, c2, c3, c4, c5, c6, c7)
+                gt = _slope(dt_, c1, c2, c3, c4, c5, c6, c7) * xt
+                if flagged:
+                    et, gt = _exact_deviation(xt, ut, b0, p)
+                a, b, ia, ib = _part_sample(part, (a, b, ia, ib),
+                                            (u * p[INV_TAU], x * p[INV_TAU], b0 + e, gq),
+                                            (ut * p[INV_TAU], xt * p[INV_TAU], b0 + et, gt))
+            out[0, j], out[1, j], out[2, j], out[3, j] = a, b, ia, ib
+            if out.shape[0] > 4:
+                out[4, j], out[5, j] = x, 1.0 + u
+
+
+@njit(**_KERNEL_OPTIONS)
+def _first_bad(W, G, n):
+    """Index of the first of the ``n`` lanes whose x, f left the domain."""
+    for j in range(n):
+        g, i = divmod(j, LANES)
+        x, f = W[g, _X, i], 1.0 + W[g, _U, i]
+        if not ((f > 0.0) and np.isfinite(x) and np.isfinite(f)):
+            return j
+    return 0
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _pass(z, t, r, i0, n, W, G, C, nodes_at, raw_nodes, cap, out_every, out_mean, exact):
+    """Pass 1 over the ``r`` samples of the step starting at ``t``: x, u and the sums of
+    every lane, with the raw values captured at the quarter nodes (``raw_nodes``) and at the
+    samples whose output is wanted inside the step (``cap``). Returns -1, or with ``exact``
+    the sample at which a lane left the domain."""
+    n_cap = 0
+    for s in range(r):
+        row = t + s
+        for g in range(G):
+            base = g * LANES
+            for i in range(min(LANES, n - base)):
+                W[g, _Z, i] = z[row, i0 + base + i]
+        for k in range(3):
+            if nodes_at[k, 0] == s and nodes_at[k, 1] > 0:
+                _capture(W, G, raw_nodes[k], C[nodes_at[k, 1]])
+        if exact:
+            bad = 0
+            for g in range(G):
+                bad += _sample_exact(W, g)
+            if bad:
+                return s
+        else:
+            for g in range(G):
+                _sample(W, g)
+        for k in range(3):
+            if nodes_at[k, 0] == s + 1 and nodes_at[k, 1] == 0:
+                _capture(W, G, raw_nodes[k, :6], C[0])
+        if s + 1 < r and (out_mean or (row + 1) % out_every == 0):
+            _capture(W, G, cap[n_cap], C[0])
+            n_cap += 1
+    return -1
+
+
+@njit(**_KERNEL_OPTIONS)
 def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_out, states_out,
                err_out, i0, i1):
     """Regions ``i0:i1`` over every sample; returns ``t * N + i`` of the first failure or
     ``T * N``."""
     T, N = z.shape
     n = i1 - i0
-    m = -(-n // SIMD_PAD) * SIMD_PAD
+    G = -(-n // LANES)
+    m = G * LANES
     P = _padded_params(p, i0, i1, m)
     C = np.empty((hold.shape[0], hold.shape[1], m))
     for j in range(hold.shape[0]):
         C[j] = _padded_params(hold[j], i0, i1, m)
-    x = np.zeros(m)
-    f = np.ones(m)
+    W = np.zeros((G, _ROWS, LANES))
+    for j in range(m):
+        g, i = divmod(j, LANES)
+        for k in range(6):
+            W[g, _C + k, i] = C[0, k, j]
+        for k in range(P.shape[0]):
+            W[g, _P + k, i] = P[k, j]
+        if j < n:
+            W[g, _X, i], W[g, _U, i] = state[0, i0 + j], state[1, i0 + j] - 1.0
     v = np.ones(m)
     q = np.ones(m)
-    x[:n] = state[0, i0:i1]
-    f[:n] = state[1, i0:i1]
     v[:n] = state[2, i0:i1]
     q[:n] = state[3, i0:i1]
-    gb = np.zeros(m)
-    dgb = np.zeros(m)
-    A = np.zeros(m)
-    B = np.zeros(m)
-    IA = np.zeros(m)
-    IB = np.zeros(m)
-    zb = np.zeros(m)
-    nodes = np.zeros((3, 4, m))
+    start = np.zeros((4, m))
+    nodes = np.zeros((3, 8, m))
+    ends = np.zeros((6, m))
+    nodes_at = np.zeros((3, 2), dtype=np.int64)
     coef = np.zeros((15, m))
     v0 = np.zeros(m)
     q0 = np.zeros(m)
     err = np.zeros(m)
     out = np.zeros((3, m))
     acc = np.zeros((5, m))
-    # the integrals (and x, f) captured at the samples whose output is wanted in this step
+    # the sums (then the integrals, x, f) captured at the samples whose output is wanted
     per_step = min(r_step, T) if out_mean else min(r_step, T) // out_every + 1
-    cap = np.zeros((per_step, 6 if store else 4, m))
+    cap = np.zeros((per_step, 6, m))
     result = T * N
     t = 0
     while t < T and result == T * N:
         r = min(r_step, T - t)
         H = r * dt
-        k1, f1 = divmod(r, 4)
-        k2, f2 = divmod(2 * r, 4)
-        k3, f3 = divmod(3 * r, 4)
-        _start(P, x, f, gb, dgb, A, B, IA, IB)
-        n_cap = 0
-        for s in range(r):
-            zb[:n] = z[t + s, i0:i1]
-            if f1 and k1 == s:
-                _node(zb, f1 * dt / 4.0, P, C[f1], x, f, gb, dgb, A, B, IA, IB, nodes[0])
-            if f2 and k2 == s:
-                _node(zb, f2 * dt / 4.0, P, C[f2], x, f, gb, dgb, A, B, IA, IB, nodes[1])
-            if f3 and k3 == s:
-                _node(zb, f3 * dt / 4.0, P, C[f3], x, f, gb, dgb, A, B, IA, IB, nodes[2])
-            if _advance(zb, dt, P, C[0], x, f, gb, dgb, A, B, IA, IB):
-                result = (t + s) * N + i0 + _first_invalid(f[:n], x[:n], True)
+        for k in range(3):
+            nodes_at[k, 0], nodes_at[k, 1] = divmod((k + 1) * r, 4)
+        for j in range(m if t else 0):          # from f as stored, as a piece would start
+            g, i = divmod(j, LANES)
+            W[g, _U, i] = (1.0 + W[g, _U, i]) - 1.0
+        _begin(W, G, H, start)
+        _pass(z, t, r, i0, n, W, G, C, nodes_at, nodes, cap, out_every, out_mean, False)
+        any_exact = _flag(W, G, start) > 0
+        if any_exact:                 # the flagged lanes take the step with b as written
+            _restart(W, G)
+            s = _pass(z, t, r, i0, n, W, G, C, nodes_at, nodes, cap, out_every, out_mean, True)
+            if s >= 0:
+                result = (t + s) * N + i0 + _first_bad(W, G, n)
                 break
-            if not f1 and k1 == s + 1:
-                _capture(nodes[0], A, B, IA, IB, x, f)
-            if not f2 and k2 == s + 1:
-                _capture(nodes[1], A, B, IA, IB, x, f)
-            if not f3 and k3 == s + 1:
-                _capture(nodes[2], A, B, IA, IB, x, f)
-            if s + 1 < r and (out_mean or (t + s + 1) % out_every == 0):
-                _capture(cap[n_cap], A, B, IA, IB, x, f)
-                n_cap += 1
-        if result != T * N:
-            break
+        for k in range(3):
+            part = nodes_at[k, 1] * dt / 4.0
+            _integrals(nodes[k], nodes_at[k, 0], dt, part, W, G, start, any_exact, nodes[k])
+        _capture(W, G, ends, C[0])
+        _integrals(ends, r, dt, 0.0, W, G, start, any_exact, ends)
+        A, B, IA, IB, xe, fe = ends[0], ends[1], ends[2], ends[3], ends[4], ends[5]
         if _step(H, P, v, q, nodes, A, B, IA, IB, v0, q0, err):
             result = (t + r - 1) * N + i0 + _first_invalid(v[:n], q[:n], True)
             break
+        n_cap = 0
+        for s in range(1, r):
+            if out_mean or (t + s) % out_every == 0:
+                _integrals(cap[n_cap], s, dt, 0.0, W, G, start, any_exact, cap[n_cap])
+                n_cap += 1
         if n_cap:                       # an output row inside the step: interpolate
             _interpolant(H, P, v0, q0, v, q, nodes, A, B, IA, IB, coef)
         n_cap = 0
@@ -301,11 +475,10 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
                     out[0, i] = _observe(v[i], q[i], _params(P, i))
                     out[1, i] = v[i]
                     out[2, i] = q[i]
-                xs, fs = x, f
+                xs, fs = xe, fe
             else:
                 _dense(s / r, H, P, coef, nodes, A, B, cap[n_cap], out)
-                if store:
-                    xs, fs = cap[n_cap, 4], cap[n_cap, 5]
+                xs, fs = cap[n_cap, 4], cap[n_cap, 5]
                 n_cap += 1
             if out_mean:
                 for i in range(m):
@@ -335,8 +508,9 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
                         states_out[2, row, i0:i1] = out[1, :n]
                         states_out[3, row, i0:i1] = out[2, :n]
         t += r
-    state[0, i0:i1] = x[:n]
-    state[1, i0:i1] = f[:n]
+    for j in range(n):
+        g, i = divmod(j, LANES)
+        state[0, i0 + j], state[1, i0 + j] = W[g, _X, i], 1.0 + W[g, _U, i]
     state[2, i0:i1] = v[:n]
     state[3, i0:i1] = q[:n]
     for i in range(n):

@@ -24,7 +24,10 @@ The forcing ``a(f), b(f)`` depends on f alone, which is rough (a kink at every i
 oscillation for an oscillating input). It is integrated at the input rate: over each sample
 with the trapezoid rule plus its end correction (the two-point Hermite rule
 ``h/2 (g0 + g1) - h^2/12 (g1' - g0')``, exact for cubics, with ``g' = a'(f) x`` known exactly
-at the samples). Over a hemodynamic step of ``H`` (a whole number of samples) with
+at the samples). The forcing of q is evaluated from its expansion about a centre chosen per
+region and step, and the integrals are read off two running sums per forcing
+(:mod:`.forcing`), so that a sample costs a few multiply-adds and no ``exp``. Over a
+hemodynamic step of ``H`` (a whole number of samples) with
 ``A(t) = int_t0^t a``, ``B(t) = int_t0^t b``, the remainder ``w = (v - A, q - B)`` obeys::
 
     dw/dt = -G(w + (A(t), B(t)))
@@ -62,10 +65,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .equations import INV_ALPHA, INV_TAU, LOG1M_RHO, ODDS, observe
+from .equations import INV_ALPHA, INV_TAU, observe
+from .forcing import RADIUS, centre, deviation, exact_deviation, integral, slope, \
+    taylor_coefficients
 
 __all__ = ["DEFAULT_HEMO_DT", "MAX_HEMO_DT", "hold_coefficients", "integrate_split_numpy",
-           "forcing", "decay", "remainder_rk4", "quarter_nodes"]
+           "decay", "remainder_rk4", "quarter_nodes"]
 
 #: Default hemodynamic step of the split method, in seconds (rounded down to whole samples).
 DEFAULT_HEMO_DT = 0.02
@@ -127,26 +132,6 @@ def quarter_nodes(r: int) -> tuple[tuple[int, int], ...]:
 
 # --------------------------------------------------------------------------- shared formulas
 # Written once, used on arrays by the NumPy path and on scalars inside the Numba kernel.
-
-def forcing(x, f, p):
-    """The forcing of v and q and its time derivative: ``(a, da/dt, b, db/dt)`` in s^-1 and
-    s^-2, counted from rest: ``a = (f - 1)/tau``, ``b = (f E(f)/rho - 1)/tau`` and
-    ``d/dt = x d/df``.
-
-    Both the forcing and :func:`decay` are counted from their common value at rest, ``1/tau``,
-    which leaves the equations unchanged and makes every term exactly 0 at rest, so a model at
-    rest stays there bit for bit. ``E(f)/rho`` is written as in
-    :func:`~fwdmodels.hemodynamics.equations.rhs` (exactly 1 at f = 1);
-    ``d(f E/rho)/df = E/rho + (1-rho)^(1/f) ln(1-rho) / (rho f)``.
-    """
-    inv = 1.0 / f
-    e = np.exp(p[LOG1M_RHO] * (inv - 1.0))                 # (1-rho)^(1/f - 1)
-    excess = -p[ODDS] * (e - 1.0)                          # E(f)/rho - 1
-    slope = 1.0 + excess + p[ODDS] * e * p[LOG1M_RHO] * inv  # d(f E/rho)/df
-    u = f - 1.0
-    return (u * p[INV_TAU], x * p[INV_TAU], (u * (1.0 + excess) + excess) * p[INV_TAU],
-            x * slope * p[INV_TAU])
-
 
 def decay(v, q, p):
     """The f-free part of dv/dt and dq/dt with its sign, counted from rest like
@@ -219,7 +204,7 @@ def integrate_split_numpy(z, dt, p, hold, state, r_step, out_every=1, out_mean=F
         while t < T:
             r = min(r_step, T - t)
             H = r * dt
-            X, F, (A, B, IA, IB), node, failed = _linear_pass(z[t:t + r], dt, hold, x, f, p)
+            X, F, (A, B, IA, IB), node, failed = _linear_pass(z[t:t + r], dt, hold, x, f, p, H)
             if failed is not None:
                 state[0], state[1], state[2], state[3] = X[failed[0] + 1], F[failed[0] + 1], v, q
                 return out.bold, out.states, error, (t + failed[0], failed[1])
@@ -244,43 +229,83 @@ def integrate_split_numpy(z, dt, p, hold, state, r_step, out_every=1, out_mean=F
     return out.bold, out.states, error, None
 
 
-def _linear_pass(z, dt, hold, x, f, p):
+def _linear_pass(z, dt, hold, x, f, p, H):
     """x and f over the samples of one step (exact hold recursion) and the forcing integrals
-    A, B, int A, int B at each sample from the step's start (Hermite rule), the integrals at
-    the step's quarter nodes. Returns ``(X, F, integrals, nodes, failure)``: X, F and each
-    integral (r + 1, N);
-    ``failure`` None or ``(sample, region)`` of the first sample that left the domain."""
+    A, B, int A, int B at each sample from the step's start (:mod:`.forcing`), and at the
+    step's quarter nodes. Returns ``(X, F, integrals, nodes, failure)``: X, F and each
+    integral (r + 1, N); ``failure`` None or ``(sample, region)`` of the first sample that
+    left the domain."""
     r, N = z.shape
     phi = hold[0]
-    X, F = np.empty((r + 1, N)), np.empty((r + 1, N))
-    A, B, IA, IB = (np.zeros((r + 1, N)) for _ in range(4))
-    X[0], F[0] = x, f
-    g = forcing(x, f, p)
-    nodes = {}
-    positions = quarter_nodes(r)
-    c = dt * dt / 12.0
+    X, U = np.empty((r + 1, N)), np.empty((r + 1, N))
+    X[0], U[0] = x, f - 1.0
     for n in range(r):
-        u = f - 1.0
-        for k, (sample, quarter) in enumerate(positions):
-            if sample == n and quarter:
-                nodes[k] = _fractional_node(x, u, z[n], hold[quarter], quarter * dt / 4,
-                                            A[n], B[n], IA[n], IB[n], g, p)
-        x, u = (phi[0] * x + phi[1] * u + phi[4] * z[n],
-                phi[2] * x + phi[3] * u + phi[5] * z[n])
-        f = 1.0 + u
-        X[n + 1], F[n + 1] = x, f
-        if not (np.all(f > 0) and np.all(np.isfinite(x)) and np.all(np.isfinite(f))):
-            bad = ~((f > 0) & np.isfinite(x) & np.isfinite(f))
-            return X, F, (A, B, IA, IB), None, (n, int(np.argmax(bad)))
-        g2 = forcing(x, f, p)
-        A[n + 1] = A[n] + 0.5 * dt * (g[0] + g2[0]) - c * (g2[1] - g[1])
-        B[n + 1] = B[n] + 0.5 * dt * (g[2] + g2[2]) - c * (g2[3] - g[3])
-        IA[n + 1] = IA[n] + 0.5 * dt * (A[n] + A[n + 1]) - c * (g2[0] - g[0])
-        IB[n + 1] = IB[n] + 0.5 * dt * (B[n] + B[n + 1]) - c * (g2[2] - g[2])
-        g = g2
-    node = [nodes[k] if quarter else (A[s], B[s], IA[s], IB[s])
-            for k, (s, quarter) in enumerate(positions)]
+        X[n + 1] = phi[0] * X[n] + phi[1] * U[n] + phi[4] * z[n]
+        U[n + 1] = phi[2] * X[n] + phi[3] * U[n] + phi[5] * z[n]
+    uc = centre(X[0], U[0], H)
+    beta = taylor_coefficients(uc, p)
+    points = [(n, q, *_between(X[n], U[n], z[n], hold[q])) for n, q in quarter_nodes(r) if q]
+    D = U - uc
+    reach = np.abs(D).max(axis=0)
+    for _, _, _, ut in points:
+        reach = np.maximum(reach, np.abs(ut - uc))
+    E = deviation(D, *beta[1:])
+    G = slope(D, *beta[1:]) * X
+    SD, RD = _sums(D)
+    SE, RE = _sums(E)
+    exact = ~((reach <= RADIUS * (1.0 + uc)) & np.isfinite(RD[-1] + RE[-1] + E[0]))
+    if exact.any():                      # these regions take the step with b as written
+        Ee, Ge = exact_deviation(X, U, beta[0], p)
+        E, G = np.where(exact, Ee, E), np.where(exact, Ge, G)
+        SE, RE = _sums(E)
+    F = 1.0 + U
+    bad = ~((F[1:] > 0) & np.isfinite(X[1:]) & np.isfinite(F[1:]))
+    if bad.any():
+        n = int(np.argmax(bad.any(axis=1)))
+        return X, F, (None,) * 4, None, (n, int(np.argmax(bad[n])))
+    k = np.arange(r + 1.0)[:, None]
+    A, IA = integral(k, dt, uc, SD, RD, D[0], D, X[0], X)
+    B, IB = integral(k, dt, beta[0], SE, RE, E[0], E, G[0], G)
+    A, IA = A * p[INV_TAU], IA * p[INV_TAU]
+    nodes = {}
+    for n, q, xt, ut in points:
+        et, gt = deviation(ut - uc, *beta[1:]), slope(ut - uc, *beta[1:]) * xt
+        if exact.any():
+            ee, ge = exact_deviation(xt, ut, beta[0], p)
+            et, gt = np.where(exact, ee, et), np.where(exact, ge, gt)
+        nodes[n, q] = _part_sample(q * dt / 4.0, (A[n], B[n], IA[n], IB[n]),
+                                   (U[n] * p[INV_TAU], X[n] * p[INV_TAU], beta[0] + E[n], G[n]),
+                                   (ut * p[INV_TAU], xt * p[INV_TAU], beta[0] + et, gt))
+    node = [nodes[s, q] if q else (A[s], B[s], IA[s], IB[s]) for s, q in quarter_nodes(r)]
     return X, F, (A, B, IA, IB), node, None
+
+
+def _sums(e):
+    """``S_k = sum_{j=1..k} e_j`` and ``R_k = sum_{m=1..k} S_m`` for every k (rows)."""
+    s = np.zeros_like(e)
+    np.cumsum(e[1:], axis=0, out=s[1:])
+    r = np.zeros_like(e)
+    np.cumsum(s[1:], axis=0, out=r[1:])
+    return s, r
+
+
+def _between(x, u, z, hold):
+    """The exact (x, u) part of the way through a sample (``hold`` for that part)."""
+    return (hold[0] * x + hold[1] * u + hold[4] * z, hold[2] * x + hold[3] * u + hold[5] * z)
+
+
+def _part_sample(h, start, at_start, at_end):
+    """The integrals ``(A, B, IA, IB)`` ``h`` seconds into a sample from their values at its
+    start, by the two-point Hermite rule on the forcing of v and q (``a, a', b, b'`` at the
+    part's two ends)."""
+    a0, b0, ia0, ib0 = start
+    u0, x0, e0, g0 = at_start
+    u1, x1, e1, g1 = at_end
+    c = h * h / 12.0
+    a1 = a0 + 0.5 * h * (u0 + u1) - c * (x1 - x0)
+    b1 = b0 + 0.5 * h * (e0 + e1) - c * (g1 - g0)
+    return (a1, b1, ia0 + 0.5 * h * (a0 + a1) - c * (u1 - u0),
+            ib0 + 0.5 * h * (b0 + b1) - c * (e1 - e0))
 
 
 def _richardson(v, q, ends, node, H, p):
@@ -320,18 +345,6 @@ class _Rows:
         self.bold[row] = values[0]
         if self.states is not None:
             self.states[:, row] = values[1:]
-
-
-def _fractional_node(x, u, z, hold, h, a, b, ia, ib, g, p):
-    """Forcing integrals at ``h`` seconds into a sample (exact x, f there; Hermite rule)."""
-    ga, dga, gb, dgb = g
-    xt = hold[0] * x + hold[1] * u + hold[4] * z
-    ft = 1.0 + (hold[2] * x + hold[3] * u + hold[5] * z)
-    gat, dgat, gbt, dgbt = forcing(xt, ft, p)
-    at = a + 0.5 * h * (ga + gat) - h * h / 12.0 * (dgat - dga)
-    bt = b + 0.5 * h * (gb + gbt) - h * h / 12.0 * (dgbt - dgb)
-    return (at, bt, ia + 0.5 * h * (a + at) - h * h / 12.0 * (gat - ga),
-            ib + 0.5 * h * (b + bt) - h * h / 12.0 * (gbt - gb))
 
 
 class _Interpolant:
