@@ -49,6 +49,16 @@ def _with_vector_math(func):
                               func.__name__, func.__defaults__, func.__closure__)
 
 
+def _compiled(func, inline="always", **bindings):
+    """``func`` compiled with vector exp/log and other compiled helpers bound; inlined into
+    the loops (at Numba's level) unless ``inline="never"`` (left to LLVM: faster to compile)."""
+    plain = _with_vector_math(func)
+    if bindings:
+        plain = types.FunctionType(plain.__code__, {**plain.__globals__, **bindings},
+                                   plain.__name__, plain.__defaults__, plain.__closure__)
+    return njit(inline=inline, **_KERNEL_OPTIONS)(plain)
+
+
 # Inlined into the loops; the parameters reach them as a tuple of scalars.
 _rhs = njit(inline="always", **_KERNEL_OPTIONS)(_with_vector_math(equations.rhs))
 _observe = njit(inline="always", **_KERNEL_OPTIONS)(equations.observe)

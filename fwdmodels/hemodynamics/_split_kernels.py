@@ -13,42 +13,20 @@ step. The formulas themselves are compiled from their Python source with the vec
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 
 from .. import _vecmath
 from .._numba import get_num_threads, invalidate_stale_cache, njit, prange
-from . import equations, forcing, split
-from .equations import INV_TAU
-from .forcing import RADIUS
-from ._kernels import MIN_BLOCK, PARALLEL_THRESHOLD, _KERNEL_OPTIONS, \
-    _padded_params, _with_vector_math
+from . import _split_pass, equations, forcing, split
+from ._kernels import MIN_BLOCK, PARALLEL_THRESHOLD, _KERNEL_OPTIONS, _compiled, \
+    _padded_params
+from ._split_pass import _C, _P, _ROWS, _U, _X, LANES, _begin, _capture, _first_bad, _flag, \
+    _integrals, _pass, _restart, _tile
 
 invalidate_stale_cache(__file__, [equations.__file__, forcing.__file__, split.__file__,
-                                  _vecmath.__file__])
-
-
-
-def _compiled(func, inline="always", **bindings):
-    """``func`` compiled with vector exp/log and other compiled helpers bound; inlined into
-    the loops (at Numba's level) unless ``inline="never"`` (left to LLVM: faster to compile)."""
-    plain = _with_vector_math(func)
-    if bindings:
-        plain = types.FunctionType(plain.__code__, {**plain.__globals__, **bindings},
-                                   plain.__name__, plain.__defaults__, plain.__closure__)
-    return njit(inline=inline, **_KERNEL_OPTIONS)(plain)
-
+                                  _split_pass.__file__, _vecmath.__file__])
 
 _observe = _compiled(equations.observe)
-_forcing = _compiled(forcing.forcing)
-_centre = _compiled(forcing.centre)
-_taylor = _compiled(forcing.taylor_coefficients)
-_deviation = _compiled(forcing.deviation)
-_slope = _compiled(forcing.slope)
-_exact_deviation = _compiled(forcing.exact_deviation, forcing=_forcing)
-_integral = _compiled(forcing.integral)
-_part_sample = _compiled(split._part_sample)
 _decay = _compiled(split.decay)
 _jacobian = _compiled(split.decay_jacobian)
 _remainder = _compiled(split.remainder_rk4, decay=_decay, decay_jacobian=_jacobian)
@@ -60,156 +38,6 @@ _quad = _compiled(split.quadratic_integral_weights)
 def _params(P, i):
     return (P[0, i], P[1, i], P[2, i], P[3, i], P[4, i], P[5, i], P[6, i], P[7, i], P[8, i],
             P[9, i])
-
-
-# Pass 1 (x, f and the sums of the forcing, sample by sample) keeps every per-region value it
-# touches in one work array W (groups, rows, LANES) whose last two extents are constants:
-# LLVM then sees that the rows of W do not overlap and vectorises the loop over a group's
-# lanes with no run-time alias checks (with a separate buffer per quantity it needs dozens of
-# checks per sample and gives up). Rows of W:
-_X, _U, _UC, _SD, _RD, _SE, _RE, _REACH, _Z = range(9)
-_C = 9                  # 6 rows: hold coefficients over one sample
-_BETA = 15              # 8 rows: beta_0 .. beta_7 of the forcing of q about the centre
-_BOUND, _EXACT, _X0, _U0 = 23, 24, 25, 26
-_P = 27                 # 10 rows: the packed parameters
-_ROWS = 37
-LANES = 16
-
-
-@njit(inline="always", **_KERNEL_OPTIONS)
-def _wparams(W, g, i):
-    return (W[g, _P, i], W[g, _P + 1, i], W[g, _P + 2, i], W[g, _P + 3, i], W[g, _P + 4, i],
-            W[g, _P + 5, i], W[g, _P + 6, i], W[g, _P + 7, i], W[g, _P + 8, i],
-            W[g, _P + 9, i])
-
-
-@njit(inline="always", **_KERNEL_OPTIONS)
-def _wbeta(W, g, i):
-    return (W[g, _BETA + 1, i], W[g, _BETA + 2, i], W[g, _BETA + 3, i], W[g, _BETA + 4, i],
-            W[g, _BETA + 5, i], W[g, _BETA + 6, i], W[g, _BETA + 7, i])
-
-
-@njit(inline="always", **_KERNEL_OPTIONS)
-def _hold(W, g, i):
-    """Lane ``i`` of group ``g``: x, u at the next sample and ``d = u - u_c``."""
-    x, u, zi = W[g, _X, i], W[g, _U, i], W[g, _Z, i]
-    x1 = W[g, _C, i] * x + W[g, _C + 1, i] * u + W[g, _C + 4, i] * zi
-    u1 = W[g, _C + 2, i] * x + W[g, _C + 3, i] * u + W[g, _C + 5, i] * zi
-    return x1, u1, u1 - W[g, _UC, i]
-
-
-@njit(inline="always", **_KERNEL_OPTIONS)
-def _add(W, g, i, x1, u1, d, dev):
-    """Store the lane's new x, u and add ``d`` and the forcing's deviation to the sums."""
-    W[g, _X, i], W[g, _U, i] = x1, u1
-    sd = W[g, _SD, i] + d
-    se = W[g, _SE, i] + dev
-    W[g, _SD, i], W[g, _SE, i] = sd, se
-    W[g, _RD, i] += sd
-    W[g, _RE, i] += se
-    reach, ad = W[g, _REACH, i], abs(d)
-    W[g, _REACH, i] = reach if ad <= reach else ad
-
-
-@njit(inline="always", **_KERNEL_OPTIONS)
-def _expanded(W, g, i, d):
-    c1, c2, c3, c4, c5, c6, c7 = _wbeta(W, g, i)
-    return _deviation(d, c1, c2, c3, c4, c5, c6, c7)
-
-
-@njit(inline="always", **_KERNEL_OPTIONS)
-def _sample(W, g):
-    """One sample for the lanes of group ``g``, the forcing of q from its expansion. A
-    separate loop from :func:`_sample_exact`: a branch inside would stop it vectorising."""
-    for i in range(LANES):
-        x1, u1, d = _hold(W, g, i)
-        _add(W, g, i, x1, u1, d, _expanded(W, g, i, d))
-
-
-@njit(inline="always", **_KERNEL_OPTIONS)
-def _sample_exact(W, g):
-    """One sample for the lanes of group ``g``, the forcing of q as written where the lane's
-    flag is set. Returns how many lanes left the domain."""
-    bad = 0
-    for i in range(LANES):
-        x1, u1, d = _hold(W, g, i)
-        ee, _ = _exact_deviation(x1, u1, W[g, _BETA, i], _wparams(W, g, i))
-        _add(W, g, i, x1, u1, d, ee if W[g, _EXACT, i] != 0.0 else _expanded(W, g, i, d))
-        f1 = 1.0 + u1
-        bad += 0 if (f1 > 0.0) & (x1 - x1 == 0.0) & (f1 - f1 == 0.0) else 1
-    return bad
-
-
-@njit(**_KERNEL_OPTIONS)
-def _begin(W, G, H, start):
-    """Start a step: the centre and coefficients of each lane, the sums at zero, and in
-    ``start`` (5, m) the deviation and slope of the forcing of q at the step's start by the
-    expansion (rows 0, 1) and as written (rows 2, 3)."""
-    for g in range(G):
-        for i in range(LANES):
-            p = _wparams(W, g, i)
-            x0, u0 = W[g, _X, i], W[g, _U, i]
-            uc = _centre(x0, u0, H)
-            b0, c1, c2, c3, c4, c5, c6, c7 = _taylor(uc, p)
-            W[g, _UC, i], W[g, _BOUND, i] = uc, RADIUS * (1.0 + uc)
-            W[g, _BETA, i], W[g, _BETA + 1, i], W[g, _BETA + 2, i] = b0, c1, c2
-            W[g, _BETA + 3, i], W[g, _BETA + 4, i], W[g, _BETA + 5, i] = c3, c4, c5
-            W[g, _BETA + 6, i], W[g, _BETA + 7, i] = c6, c7
-            W[g, _X0, i], W[g, _U0, i] = x0, u0
-            d0 = u0 - uc
-            j = g * LANES + i
-            start[0, j] = _deviation(d0, c1, c2, c3, c4, c5, c6, c7)
-            start[1, j] = _slope(d0, c1, c2, c3, c4, c5, c6, c7) * x0
-            start[2, j], start[3, j] = _exact_deviation(x0, u0, b0, p)
-            _reset(W, g, i, abs(d0))
-
-
-@njit(inline="always", **_KERNEL_OPTIONS)
-def _reset(W, g, i, reach):
-    W[g, _X, i], W[g, _U, i] = W[g, _X0, i], W[g, _U0, i]
-    W[g, _SD, i], W[g, _RD, i], W[g, _SE, i], W[g, _RE, i] = 0.0, 0.0, 0.0, 0.0
-    W[g, _REACH, i] = reach
-
-
-@njit(**_KERNEL_OPTIONS)
-def _flag(W, G, start):
-    """Set each lane's flag where the expansion did not hold over the step (f went beyond
-    its radius, or a sum is not finite); returns how many lanes are flagged."""
-    count = 0
-    for g in range(G):
-        for i in range(LANES):
-            total = W[g, _RD, i] + W[g, _RE, i] + start[0, g * LANES + i]
-            ok = (W[g, _REACH, i] <= W[g, _BOUND, i]) & (total - total == 0.0)
-            W[g, _EXACT, i] = 0.0 if ok else 1.0
-            count += 0 if ok else 1
-    return count
-
-
-@njit(**_KERNEL_OPTIONS)
-def _restart(W, G):
-    for g in range(G):
-        for i in range(LANES):
-            _reset(W, g, i, 0.0)
-
-
-@njit(**_KERNEL_OPTIONS)
-def _capture(W, G, out, C):
-    """Copy the lanes' x, u and sums into ``out`` (6 or 8, m); with 8 rows also (x, u) part
-    of the way into the sample whose input is in W (hold coefficients ``C`` for that part)."""
-    for g in range(G):
-        for i in range(LANES):
-            j = g * LANES + i
-            x, u = W[g, _X, i], W[g, _U, i]
-            out[0, j], out[1, j] = x, u
-            out[2, j], out[3, j] = W[g, _SD, i], W[g, _RD, i]
-            out[4, j], out[5, j] = W[g, _SE, i], W[g, _RE, i]
-            if out.shape[0] > 6:
-                zi = W[g, _Z, i]
-                xt = C[0, j] * x + C[1, j] * u + C[4, j] * zi
-                ut = C[2, j] * x + C[3, j] * u + C[5, j] * zi
-                out[6, j], out[7, j] = xt, ut
-                reach, ad = W[g, _REACH, i], abs(ut - W[g, _UC, i])
-                W[g, _REACH, i] = reach if ad <= reach else ad
 
 
 @njit(**_KERNEL_OPTIONS)
@@ -307,90 +135,6 @@ def _first_invalid(a, b, positive_a):
 
 
 @njit(**_KERNEL_OPTIONS)
-def _integrals(cap, k, h, part, W, G, start, any_exact, out):
-    """The forcing integrals ``(A, B, IA, IB)`` (and x, f when ``out`` has six rows) into
-    ``out`` from the sums captured after ``k`` samples (``cap``, see :func:`_capture`), and
-    ``part`` seconds further into the next sample when ``part > 0``. ``out`` may be ``cap``."""
-    for g in range(G):
-        for i in range(LANES):
-            j = g * LANES + i
-            p = _wparams(W, g, i)
-            uc, b0 = W[g, _UC, i], W[g, _BETA, i]
-            c1, c2, c3, c4, c5, c6, c7 = _wbeta(W, g, i)
-            x, u, sd, rd, se, re = cap[0, j], cap[1, j], cap[2, j], cap[3, j], cap[4, j], \
-                cap[5, j]
-            d = u - uc
-            e, gq = _deviation(d, c1, c2, c3, c4, c5, c6, c7), \
-                _slope(d, c1, c2, c3, c4, c5, c6, c7) * x
-            e0, g0 = start[0, j], start[1, j]
-            flagged = any_exact and W[g, _EXACT, i] != 0.0
-            if flagged:
-                e, gq = _exact_deviation(x, u, b0, p)
-                e0, g0 = start[2, j], start[3, j]
-            a, ia = _integral(k, h, uc, sd, rd, W[g, _U0, i] - uc, d, W[g, _X0, i], x)
-            b, ib = _integral(k, h, b0, se, re, e0, e, g0, gq)
-            a, ia = a * p[INV_TAU], ia * p[INV_TAU]
-            if part > 0.0:
-                xt, ut = cap[6, j], cap[7, j]
-                dt_ = ut - uc
-                et = _deviation(dt_, c1, c2, c3, c4, c5, c6, c7)
-                gt = _slope(dt_, c1, c2, c3, c4, c5, c6, c7) * xt
-                if flagged:
-                    et, gt = _exact_deviation(xt, ut, b0, p)
-                a, b, ia, ib = _part_sample(part, (a, b, ia, ib),
-                                            (u * p[INV_TAU], x * p[INV_TAU], b0 + e, gq),
-                                            (ut * p[INV_TAU], xt * p[INV_TAU], b0 + et, gt))
-            out[0, j], out[1, j], out[2, j], out[3, j] = a, b, ia, ib
-            if out.shape[0] > 4:
-                out[4, j], out[5, j] = x, 1.0 + u
-
-
-@njit(**_KERNEL_OPTIONS)
-def _first_bad(W, G, n):
-    """Index of the first of the ``n`` lanes whose x, f left the domain."""
-    for j in range(n):
-        g, i = divmod(j, LANES)
-        x, f = W[g, _X, i], 1.0 + W[g, _U, i]
-        if not ((f > 0.0) and np.isfinite(x) and np.isfinite(f)):
-            return j
-    return 0
-
-
-@njit(inline="always", **_KERNEL_OPTIONS)
-def _pass(z, t, r, i0, n, W, G, C, nodes_at, raw_nodes, cap, out_every, out_mean, exact):
-    """Pass 1 over the ``r`` samples of the step starting at ``t``: x, u and the sums of
-    every lane, with the raw values captured at the quarter nodes (``raw_nodes``) and at the
-    samples whose output is wanted inside the step (``cap``). Returns -1, or with ``exact``
-    the sample at which a lane left the domain."""
-    n_cap = 0
-    for s in range(r):
-        row = t + s
-        for g in range(G):
-            base = g * LANES
-            for i in range(min(LANES, n - base)):
-                W[g, _Z, i] = z[row, i0 + base + i]
-        for k in range(3):
-            if nodes_at[k, 0] == s and nodes_at[k, 1] > 0:
-                _capture(W, G, raw_nodes[k], C[nodes_at[k, 1]])
-        if exact:
-            bad = 0
-            for g in range(G):
-                bad += _sample_exact(W, g)
-            if bad:
-                return s
-        else:
-            for g in range(G):
-                _sample(W, g)
-        for k in range(3):
-            if nodes_at[k, 0] == s + 1 and nodes_at[k, 1] == 0:
-                _capture(W, G, raw_nodes[k, :6], C[0])
-        if s + 1 < r and (out_mean or (row + 1) % out_every == 0):
-            _capture(W, G, cap[n_cap], C[0])
-            n_cap += 1
-    return -1
-
-
-@njit(**_KERNEL_OPTIONS)
 def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_out, states_out,
                err_out, i0, i1):
     """Regions ``i0:i1`` over every sample; returns ``t * N + i`` of the first failure or
@@ -429,6 +173,7 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
     # the sums (then the integrals, x, f) captured at the samples whose output is wanted
     per_step = min(r_step, T) if out_mean else min(r_step, T) // out_every + 1
     cap = np.zeros((per_step, 6, m))
+    zt = np.zeros((min(r_step, T), m))
     result = T * N
     t = 0
     while t < T and result == T * N:
@@ -440,11 +185,13 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
             g, i = divmod(j, LANES)
             W[g, _U, i] = (1.0 + W[g, _U, i]) - 1.0
         _begin(W, G, H, start)
-        _pass(z, t, r, i0, n, W, G, C, nodes_at, nodes, cap, out_every, out_mean, False)
+        _tile(z, t, r, i0, n, zt)
+        _pass(zt, t, r, n, dt, W, G, C, nodes_at, nodes, cap, out_every, out_mean, False)
         any_exact = _flag(W, G, start) > 0
         if any_exact:                 # the flagged lanes take the step with b as written
-            _restart(W, G)
-            s = _pass(z, t, r, i0, n, W, G, C, nodes_at, nodes, cap, out_every, out_mean, True)
+            _restart(W, G, start)
+            s = _pass(zt, t, r, n, dt, W, G, C, nodes_at, nodes, cap, out_every, out_mean,
+                      True)
             if s >= 0:
                 result = (t + s) * N + i0 + _first_bad(W, G, n)
                 break
@@ -457,12 +204,10 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
         if _step(H, P, v, q, nodes, A, B, IA, IB, v0, q0, err):
             result = (t + r - 1) * N + i0 + _first_invalid(v[:n], q[:n], True)
             break
-        n_cap = 0
+        inside = False
         for s in range(1, r):
-            if out_mean or (t + s) % out_every == 0:
-                _integrals(cap[n_cap], s, dt, 0.0, W, G, start, any_exact, cap[n_cap])
-                n_cap += 1
-        if n_cap:                       # an output row inside the step: interpolate
+            inside = inside or out_mean or (t + s) % out_every == 0
+        if inside:                      # an output row inside the step: interpolate
             _interpolant(H, P, v0, q0, v, q, nodes, A, B, IA, IB, coef)
         n_cap = 0
         for s in range(1, r + 1):
