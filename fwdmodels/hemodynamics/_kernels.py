@@ -84,6 +84,22 @@ def _padded_params(p, i0, i1, m):
 
 
 @njit(inline="always", **_KERNEL_OPTIONS)
+def _put(dst, row, i0, src, n):
+    """``dst[row, i0:i0 + n] = src[:n]`` as a plain loop: a slice assignment costs about a
+    microsecond in compiled code (it checks the operands for overlap), which per output row
+    of a thread's block is more than the row's arithmetic."""
+    for i in range(n):
+        dst[row, i0 + i] = src[i]
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _get(src, row, i0, dst, n):
+    """``dst[:n] = src[row, i0:i0 + n]`` as a plain loop (see :func:`_put`)."""
+    for i in range(n):
+        dst[i] = src[row, i0 + i]
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
 def _valid(x, f, v, q):
     # v - v == 0 is False for inf and NaN, like isfinite, and vectorises
     return (v > 0.0) & (f > 0.0) & (x - x == 0.0) & (f - f == 0.0) & (v - v == 0.0) & \
@@ -163,36 +179,36 @@ def _run_block(z, dt, p, state, bold_out, states_out, method, i0, i1):
     sq = np.ones(m)
     zt = np.zeros(m)
     bt = np.empty(m)
-    sx[:n] = state[0, i0:i1]
-    sf[:n] = state[1, i0:i1]
-    sv[:n] = state[2, i0:i1]
-    sq[:n] = state[3, i0:i1]
+    _get(state, 0, i0, sx, n)
+    _get(state, 1, i0, sf, n)
+    _get(state, 2, i0, sv, n)
+    _get(state, 3, i0, sq, n)
     P = _padded_params(p, i0, i1, m)
     result = T * N
     for t in range(T):
-        zt[:n] = z[t, i0:i1]
+        _get(z, t, i0, zt, n)
         if method == 0:
             bad = _euler_row(zt, dt, P, sx, sf, sv, sq, bt)
         elif method == 1:
             bad = _heun_row(zt, dt, P, sx, sf, sv, sq, bt)
         else:
             bad = _rk4_row(zt, dt, P, sx, sf, sv, sq, bt)
-        bold_out[t, i0:i1] = bt[:n]
+        _put(bold_out, t, i0, bt, n)
         if store:
-            states_out[0, t, i0:i1] = sx[:n]
-            states_out[1, t, i0:i1] = sf[:n]
-            states_out[2, t, i0:i1] = sv[:n]
-            states_out[3, t, i0:i1] = sq[:n]
+            _put(states_out[0], t, i0, sx, n)
+            _put(states_out[1], t, i0, sf, n)
+            _put(states_out[2], t, i0, sv, n)
+            _put(states_out[3], t, i0, sq, n)
         if bad:
             for i in range(n):
                 if not _valid(sx[i], sf[i], sv[i], sq[i]):
                     result = t * N + i0 + i
                     break
             break
-    state[0, i0:i1] = sx[:n]
-    state[1, i0:i1] = sf[:n]
-    state[2, i0:i1] = sv[:n]
-    state[3, i0:i1] = sq[:n]
+    _put(state, 0, i0, sx, n)
+    _put(state, 1, i0, sf, n)
+    _put(state, 2, i0, sv, n)
+    _put(state, 3, i0, sq, n)
     return result
 
 

@@ -18,8 +18,8 @@ import numpy as np
 from .. import _vecmath
 from .._numba import get_num_threads, invalidate_stale_cache, njit, prange
 from . import _split_pass, equations, forcing, split
-from ._kernels import MIN_BLOCK, PARALLEL_THRESHOLD, _KERNEL_OPTIONS, _compiled, \
-    _padded_params
+from ._kernels import MIN_BLOCK, PARALLEL_THRESHOLD, _KERNEL_OPTIONS, _compiled, _get, \
+    _padded_params, _put
 from ._split_pass import _C, _P, _ROWS, _U, _X, LANES, _begin, _capture, _first_bad, _flag, \
     _integrals, _pass, _restart, _tile
 
@@ -158,8 +158,8 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
             W[g, _X, i], W[g, _U, i] = state[0, i0 + j], state[1, i0 + j] - 1.0
     v = np.ones(m)
     q = np.ones(m)
-    v[:n] = state[2, i0:i1]
-    q[:n] = state[3, i0:i1]
+    _get(state, 2, i0, v, n)
+    _get(state, 3, i0, q, n)
     start = np.zeros((4, m))
     nodes = np.zeros((3, 8, m))
     ends = np.zeros((6, m))
@@ -240,24 +240,24 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
                     for k in range(5):
                         for i in range(m):
                             acc[k, i] /= out_every
-                    bold_out[row, i0:i1] = acc[0, :n]
+                    _put(bold_out, row, i0, acc[0], n)
                     if store:
                         for k in range(4):
-                            states_out[k, row, i0:i1] = acc[k + 1, :n]
+                            _put(states_out[k], row, i0, acc[k + 1], n)
                     acc[:, :] = 0.0
                 else:
-                    bold_out[row, i0:i1] = out[0, :n]
+                    _put(bold_out, row, i0, out[0], n)
                     if store:
-                        states_out[0, row, i0:i1] = xs[:n]
-                        states_out[1, row, i0:i1] = fs[:n]
-                        states_out[2, row, i0:i1] = out[1, :n]
-                        states_out[3, row, i0:i1] = out[2, :n]
+                        _put(states_out[0], row, i0, xs, n)
+                        _put(states_out[1], row, i0, fs, n)
+                        _put(states_out[2], row, i0, out[1], n)
+                        _put(states_out[3], row, i0, out[2], n)
         t += r
     for j in range(n):
         g, i = divmod(j, LANES)
         state[0, i0 + j], state[1, i0 + j] = W[g, _X, i], 1.0 + W[g, _U, i]
-    state[2, i0:i1] = v[:n]
-    state[3, i0:i1] = q[:n]
+    _put(state, 2, i0, v, n)
+    _put(state, 3, i0, q, n)
     for i in range(n):
         err_out[i0 + i] = max(err_out[i0 + i], err[i])
     return result
