@@ -20,8 +20,8 @@ from .._numba import get_num_threads, invalidate_stale_cache, njit, prange
 from . import _split_pass, equations, forcing, split
 from ._kernels import MIN_BLOCK, PARALLEL_THRESHOLD, _KERNEL_OPTIONS, _compiled, _get, \
     _padded_params, _put
-from ._split_pass import _C, _P, _ROWS, _U, _X, LANES, _begin, _capture, _first_bad, _flag, \
-    _integrals, _pass, _restart, _tile
+from ._split_pass import _C, _COEF, _NODE, _OUT, _P, _ROWS, _U, _X, LANES, _begin, _capture, \
+    _first_bad, _flag, _integrals, _pass, _restart, _tile, _wparams
 
 invalidate_stale_cache(__file__, [equations.__file__, forcing.__file__, split.__file__,
                                   _split_pass.__file__, _vecmath.__file__])
@@ -67,16 +67,17 @@ def _step(H, P, v, q, nodes, A, B, IA, IB, v0, q0, err):
 
 
 @njit(**_KERNEL_OPTIONS)
-def _interpolant(H, P, v0, q0, v, q, nodes, A, B, IA, IB, coef):
-    """The coefficients ``coef`` (15, m) of the interpolant inside the step just taken (only
-    needed when an output row falls inside it): value change, slopes and curvatures of w's
-    smooth part at both ends, and the Jacobian at the middle."""
+def _interpolant(H, P, v0, q0, v, q, nodes, A, B, IA, IB, W, G):
+    """The coefficients of the interpolant inside the step just taken into W's rows
+    ``_COEF`` and ``_NODE`` (only needed when an output row falls inside it): value change,
+    slopes and curvatures of w's smooth part at both ends, and the Jacobian at the middle."""
     cm, c1 = _quad(1.0)
-    for i in range(v.size):
-        p = _params(P, i)
-        a1, b1, ia1, ib1 = A[i], B[i], IA[i], IB[i]
-        am, bm = nodes[1, 0, i], nodes[1, 1, i]
-        vs, qs, v1, q1 = v0[i], q0[i], v[i], q[i]
+    for j in range(v.size):
+        g, i = divmod(j, LANES)
+        p = _params(P, j)
+        a1, b1, ia1, ib1 = A[j], B[j], IA[j], IB[j]
+        am, bm = nodes[1, 0, j], nodes[1, 1, j]
+        vs, qs, v1, q1 = v0[j], q0[j], v[j], q[j]
         d0v, d0q = _decay(vs, qs, p)
         d1v, d1q = _decay(v1, q1, p)
         jv, jqv, jqq = _jacobian(0.5 * (vs + v1), 0.5 * (qs + q1), p)
@@ -88,42 +89,67 @@ def _interpolant(H, P, v0, q0, v, q, nodes, A, B, IA, IB, coef):
         pb1 = (3.0 * b1 - 4.0 * bm) / H
         da = ia1 - H * (cm * am + c1 * a1)
         db = ib1 - H * (cm * bm + c1 * b1)
-        coef[0, i] = vs
-        coef[1, i] = -d0v
-        coef[2, i] = -j0v * (pa0 - d0v)
-        coef[3, i] = (v1 - a1 + jv * da) - vs       # the change of w over the step
-        coef[4, i] = -d1v
-        coef[5, i] = -j1v * (pa1 - d1v)
-        coef[6, i] = qs
-        coef[7, i] = -d0q
-        coef[8, i] = -(j0qv * (pa0 - d0v) + j0qq * (pb0 - d0q))
-        coef[9, i] = (q1 - b1 + (jqv * da + jqq * db)) - qs
-        coef[10, i] = -d1q
-        coef[11, i] = -(j1qv * (pa1 - d1v) + j1qq * (pb1 - d1q))
-        coef[12, i], coef[13, i], coef[14, i] = jv, jqv, jqq
+        coef = (vs, -d0v, -j0v * (pa0 - d0v),
+                (v1 - a1 + jv * da) - vs,       # the change of w over the step
+                -d1v, -j1v * (pa1 - d1v),
+                qs, -d0q, -(j0qv * (pa0 - d0v) + j0qq * (pb0 - d0q)),
+                (q1 - b1 + (jqv * da + jqq * db)) - qs,
+                -d1q, -(j1qv * (pa1 - d1v) + j1qq * (pb1 - d1q)),
+                jv, jqv, jqq)
+        for k in range(15):
+            W[g, _COEF + k, i] = coef[k]
+        W[g, _NODE, i], W[g, _NODE + 1, i], W[g, _NODE + 2, i], W[g, _NODE + 3, i] = \
+            am, bm, a1, b1
 
 
 @njit(inline="always", **_KERNEL_OPTIONS)
-def _dense(s, H, P, coef, nodes, A, B, cap, out):
-    """BOLD, v and q at fraction ``s`` of the step into ``out`` (3, m), from the integrals
-    captured at that sample (``cap``) and their values at the step's end (``A``, ``B``)."""
+def _dense(s, H, W, G, cap):
+    """BOLD, v and q at fraction ``s`` of the step into W's rows ``_OUT``, from the integrals
+    read off at that sample (``cap``, see :func:`._split_pass._keep`) and the interpolant.
+    Inlined where W is allocated, so that the loop over lanes vectorises."""
     _, w1, w2, w3, w4, w5 = _hermite(s)
     cm, c1 = _quad(s)
     HH = H * H
-    for i in range(out.shape[1]):
-        am, bm = nodes[1, 0, i], nodes[1, 1, i]
-        da = cap[2, i] - H * (cm * am + c1 * A[i])
-        db = cap[3, i] - H * (cm * bm + c1 * B[i])
-        # written from the start value (w0 = 1 - w3), so a lane at rest stays exactly there
-        v = coef[0, i] + (w3 * coef[3, i] + w1 * H * coef[1, i] + w2 * HH * coef[2, i] +
-                          w4 * H * coef[4, i] + w5 * HH * coef[5, i]) - coef[12, i] * da + \
-            cap[0, i]
-        q = coef[6, i] + (w3 * coef[9, i] + w1 * H * coef[7, i] + w2 * HH * coef[8, i] +
-                          w4 * H * coef[10, i] + w5 * HH * coef[11, i]) - \
-            (coef[13, i] * da + coef[14, i] * db) + cap[1, i]
-        out[0, i] = _observe(v, q, _params(P, i))
-        out[1, i] = v
-        out[2, i] = q
+    for g in range(G):
+        base = g * LANES
+        for i in range(LANES):
+            am, bm, a1, b1 = W[g, _NODE, i], W[g, _NODE + 1, i], W[g, _NODE + 2, i], \
+                W[g, _NODE + 3, i]
+            da = cap[2, base + i] - H * (cm * am + c1 * a1)
+            db = cap[3, base + i] - H * (cm * bm + c1 * b1)
+            # written from the start value (w0 = 1 - w3), so a lane at rest stays exactly there
+            v = W[g, _COEF, i] + (w3 * W[g, _COEF + 3, i] + w1 * H * W[g, _COEF + 1, i] +
+                                  w2 * HH * W[g, _COEF + 2, i] + w4 * H * W[g, _COEF + 4, i] +
+                                  w5 * HH * W[g, _COEF + 5, i]) - \
+                W[g, _COEF + 12, i] * da + cap[0, base + i]
+            q = W[g, _COEF + 6, i] + (w3 * W[g, _COEF + 9, i] + w1 * H * W[g, _COEF + 7, i] +
+                                      w2 * HH * W[g, _COEF + 8, i] +
+                                      w4 * H * W[g, _COEF + 10, i] +
+                                      w5 * HH * W[g, _COEF + 11, i]) - \
+                (W[g, _COEF + 13, i] * da + W[g, _COEF + 14, i] * db) + cap[1, base + i]
+            W[g, _OUT, i] = _observe(v, q, _wparams(W, g, i))
+            W[g, _OUT + 1, i] = v
+            W[g, _OUT + 2, i] = q
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _at_end(W, G, v, q):
+    """BOLD, v and q at the step's end (the state carried on) into W's rows ``_OUT``."""
+    for g in range(G):
+        for i in range(LANES):
+            vi, qi = v[g * LANES + i], q[g * LANES + i]
+            W[g, _OUT, i] = _observe(vi, qi, _wparams(W, g, i))
+            W[g, _OUT + 1, i] = vi
+            W[g, _OUT + 2, i] = qi
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _put_lanes(dst, row, i0, W, G, k, n):
+    """``dst[row, i0:i0 + n]`` from W's row ``k`` (lanes beyond ``n`` are padding)."""
+    for g in range(G):
+        base = g * LANES
+        for i in range(min(LANES, n - base)):
+            dst[row, i0 + base + i] = W[g, k, i]
 
 
 @njit(**_KERNEL_OPTIONS)
@@ -164,11 +190,9 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
     nodes = np.zeros((3, 8, m))
     ends = np.zeros((6, m))
     nodes_at = np.zeros((3, 2), dtype=np.int64)
-    coef = np.zeros((15, m))
     v0 = np.zeros(m)
     q0 = np.zeros(m)
     err = np.zeros(m)
-    out = np.zeros((3, m))
     acc = np.zeros((5, m))
     # the sums (then the integrals, x, f) captured at the samples whose output is wanted
     per_step = min(r_step, T) if out_mean else min(r_step, T) // out_every + 1
@@ -208,7 +232,7 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
         for s in range(1, r):
             inside = inside or out_mean or (t + s) % out_every == 0
         if inside:                      # an output row inside the step: interpolate
-            _interpolant(H, P, v0, q0, v, q, nodes, A, B, IA, IB, coef)
+            _interpolant(H, P, v0, q0, v, q, nodes, A, B, IA, IB, W, G)
         n_cap = 0
         for s in range(1, r + 1):
             done = t + s
@@ -216,20 +240,18 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
             if not (out_mean or last):
                 continue
             if s == r:
-                for i in range(m):
-                    out[0, i] = _observe(v[i], q[i], _params(P, i))
-                    out[1, i] = v[i]
-                    out[2, i] = q[i]
+                _at_end(W, G, v, q)
                 xs, fs = xe, fe
             else:
-                _dense(s / r, H, P, coef, nodes, A, B, cap[n_cap], out)
+                _dense(s / r, H, W, G, cap[n_cap])
                 xs, fs = cap[n_cap, 4], cap[n_cap, 5]
                 n_cap += 1
             if out_mean:
-                for i in range(m):
-                    acc[0, i] += out[0, i]
-                    acc[3, i] += out[1, i]
-                    acc[4, i] += out[2, i]
+                for j in range(m):
+                    g, i = divmod(j, LANES)
+                    acc[0, j] += W[g, _OUT, i]
+                    acc[3, j] += W[g, _OUT + 1, i]
+                    acc[4, j] += W[g, _OUT + 2, i]
                 if store:
                     for i in range(m):
                         acc[1, i] += xs[i]
@@ -246,12 +268,12 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
                             _put(states_out[k], row, i0, acc[k + 1], n)
                     acc[:, :] = 0.0
                 else:
-                    _put(bold_out, row, i0, out[0], n)
+                    _put_lanes(bold_out, row, i0, W, G, _OUT, n)
                     if store:
                         _put(states_out[0], row, i0, xs, n)
                         _put(states_out[1], row, i0, fs, n)
-                        _put(states_out[2], row, i0, out[1], n)
-                        _put(states_out[3], row, i0, out[2], n)
+                        _put_lanes(states_out[2], row, i0, W, G, _OUT + 1, n)
+                        _put_lanes(states_out[3], row, i0, W, G, _OUT + 2, n)
         t += r
     for j in range(n):
         g, i = divmod(j, LANES)

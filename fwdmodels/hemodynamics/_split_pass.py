@@ -42,7 +42,11 @@ _BOUND, _EXACT, _X0, _U0 = 23, 24, 25, 26
 _P = 27                 # 10 rows: the packed parameters
 _K = 37                 # 4 rows: A, B, IA, IB at a sample whose output is wanted
 _E0, _G0 = 41, 42       # deviation and slope of the forcing of q at the step's start
-_ROWS = 43
+# Rows for the output inside a step (:mod:`._split_kernels`):
+_COEF = 43              # 15 rows: the interpolant's coefficients
+_NODE = 58              # 4 rows: A, B at the step's middle, then at its end
+_OUT = 62               # 3 rows: BOLD, v, q at an output sample
+_ROWS = 65
 LANES = 16
 
 
