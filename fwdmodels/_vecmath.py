@@ -114,7 +114,7 @@ def log(v):
     tiny = v < _SMALLEST_NORMAL
     scaled = v * _TWO54 if tiny else v
     bits = _float_to_bits(scaled)
-    e = (bits >> 52) - 1023 - (54 if tiny else 0)
+    e = ((bits >> 52) & 0x7FF) - 1023 - (54 if tiny else 0)      # the sign bit is 0 for v > 0
     m = _bits_to_float((bits & _MANTISSA) | _ONE_BITS)          # in [1, 2)
     big = m > _SQRT2
     m = m * 0.5 if big else m
@@ -133,7 +133,8 @@ def log(v):
     p = p * s2 + _L5
     p = p * s2 + _L3
     p = p * s2 + 1.0
-    fe = float(e)
+    fe = _bits_to_float(_ROUND_BITS + e) - _ROUND    # float(e), exact for |e| < 2**51, without
+    # a conversion instruction that AVX2 lacks for int64 vectors
     y = (fe * _LN2_LO + 2.0 * s * p) + fe * _LN2_HI
     y = math.nan if not v > 0.0 else y
     return math.inf if v == math.inf else y
