@@ -232,6 +232,44 @@ def test_a_region_of_a_heterogeneous_run_equals_it_run_alone(method, backend):
         np.testing.assert_array_equal(together[:, i:i + 1], alone)
 
 
+def _steps_beyond_the_radius(x, f, r, dt):
+    """How many steps of ``r`` samples take f beyond the expansion's radius about its centre
+    (those a region takes again with the forcing of q as written)."""
+    from fwdmodels.hemodynamics.forcing import RADIUS, centre
+    x, f = np.concatenate([[0.0], x]), np.concatenate([[1.0], f])
+    count = 0
+    for k in range(0, x.size - 1, r):
+        uc = centre(x[k], f[k] - 1.0, r * dt)
+        count += np.abs(f[k:k + r + 1] - 1.0 - uc).max() > RADIUS * (1.0 + uc)
+    return count
+
+
+def test_regions_that_leave_the_expansion_leave_their_neighbours_unchanged():
+    """Strongly driven regions take some steps with the forcing of q as written, beside weakly
+    driven ones that never do: the two paths agree at every sample, states included, and
+    every region equals itself run alone, bit for bit."""
+    t = np.arange(3000) * 1e-3
+    z = np.column_stack([0.05 * np.sin(2 * np.pi * 3 * t), 20.0 * _block(t, 1.0),
+                         0.3 * np.sin(2 * np.pi * 40 * t), -0.55 * _block(t, 1.0),
+                         40.0 * np.sin(2 * np.pi * 2 * t)])
+    kw = dict(hemo_dt="50 ms", return_states=True)
+    a, sa = simulate_bold(z, "1 ms", backend="numpy", **kw)
+    beyond = [_steps_beyond_the_radius(sa["x"][:, i], sa["f"][:, i], 50, 1e-3)
+              for i in range(5)]
+    assert beyond[1] > 0 and beyond[4] > 0 and beyond[0] == beyond[2] == 0
+    b, sb = simulate_bold(z, "1 ms", backend="numba", **kw)
+    def per_region(u, w, scale):
+        return np.abs(u - w).max(axis=0) / scale
+
+    assert np.all(per_region(a.magnitude, b.magnitude, np.ptp(a.magnitude, axis=0)) <= 1e-12)
+    for k in "xfvq":
+        assert np.all(per_region(sa[k], sb[k], np.abs(sa[k]).max(axis=0)) <= 1e-12), k
+    for backend, together in (("numpy", a), ("numba", b)):
+        for i in range(5):
+            alone = simulate_bold(z[:, i:i + 1], "1 ms", backend=backend, hemo_dt="50 ms")
+            np.testing.assert_array_equal(together.magnitude[:, i:i + 1], alone.magnitude)
+
+
 def test_batched_parameter_sets_equal_separate_runs():
     z = _mixed_input(T=1200, N=3)
     kappa = np.array([[0.5, 0.6, 0.7], [0.8, 0.65, 0.55]])          # (B, N)
