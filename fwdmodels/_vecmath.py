@@ -15,7 +15,10 @@ gives -inf at 0), ``log(inf) = inf``, ``log(nan) = nan``; subnormal arguments ar
 
 Method: ``exp(x) = 2**k * exp(r)`` with ``k = round(x / ln 2)``, ``r = x - k ln 2`` computed
 with ln 2 split in two parts (Cody & Waite 1980), and ``exp(r)`` by its Taylor series to
-degree 13 (``|r| <= ln(2)/2``, truncation below 2e-17). ``log(v) = e ln 2 + log(m)`` with
+degree 13 (``|r| <= ln(2)/2``, truncation below 2e-17), its terms paired by Estrin's scheme
+(the powers ``r^2, r^4`` multiply pairs evaluated side by side, so the chain of dependent
+operations is short; Horner's rule makes it 26 long and the loops wait on it) with the
+leading 1 added last. ``log(v) = e ln 2 + log(m)`` with
 ``v = m 2**e``, ``m`` in [sqrt(1/2), sqrt(2)), and ``log(m) = 2 atanh(s)``,
 ``s = (m - 1)/(m + 1)``, by its odd series to degree 23 (``|s| <= 0.1716``).
 
@@ -85,20 +88,14 @@ def exp(x):
     shifted = xc * _LOG2E + _ROUND
     k = shifted - _ROUND
     r = (xc - k * _LN2_HI) - k * _LN2_LO
-    p = _E13
-    p = p * r + _E12
-    p = p * r + _E11
-    p = p * r + _E10
-    p = p * r + _E9
-    p = p * r + _E8
-    p = p * r + _E7
-    p = p * r + _E6
-    p = p * r + _E5
-    p = p * r + _E4
-    p = p * r + _E3
-    p = p * r + _E2
-    p = p * r + 1.0
-    p = p * r + 1.0
+    # exp(r) = 1 + (r + r^2 t(r)) with t's terms paired (Estrin's scheme): short dependency
+    # chains instead of Horner's 13 in a row; 1 is added last, so that it rounds once
+    r2 = r * r
+    r4 = r2 * r2
+    t = ((_E2 + r * _E3) + r2 * (_E4 + r * _E5)) + r4 * (
+        ((_E6 + r * _E7) + r2 * (_E8 + r * _E9)) +
+        r4 * ((_E10 + r * _E11) + r2 * (_E12 + r * _E13)))
+    p = 1.0 + (r + r2 * t)
     ki = _float_to_bits(shifted) - _ROUND_BITS
     top = ki > 1000                      # 2**1024 is not a float: scale by 2**(k-1), then 2
     y = p * _bits_to_float((ki + (1022 if top else 1023)) << 52)

@@ -26,6 +26,18 @@ def test_exp_within_two_ulp():
     assert _ulps(_apply(0, x), np.exp(x)).max() <= 2.0
 
 
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
+                    reason="needs a long double wider than float64 for the reference")
+def test_exp_within_one_ulp_of_the_extended_precision_value():
+    """Tighter than against NumPy's own exp: the paired (Estrin) evaluation keeps one rounding
+    of the leading 1."""
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.uniform(-708, 709.7, 200000), rng.uniform(-0.35, 0.35, 200000)])
+    expected = np.exp(x.astype(np.longdouble))
+    error = np.abs(_apply(0, x).astype(np.longdouble) - expected)
+    assert (error / np.spacing(expected.astype(np.float64))).max() <= 1.0
+
+
 def test_log_within_two_ulp_including_subnormals():
     rng = np.random.default_rng(1)
     v = np.concatenate([np.exp(rng.uniform(-700, 700, 20000)), rng.uniform(0.5, 2.0, 20000),
