@@ -244,7 +244,7 @@ def _steps_beyond_the_radius(x, f, r, dt):
     return count
 
 
-def test_regions_that_leave_the_expansion_leave_their_neighbours_unchanged():
+def test_regions_that_leave_the_expansion_agree_in_numpy_and_numba_and_alone():
     """Strongly driven regions take some steps with the forcing of q as written, beside weakly
     driven ones that never do: the two paths agree at every sample, states included, and
     every region equals itself run alone, bit for bit."""

@@ -20,8 +20,8 @@ from .._numba import get_num_threads, invalidate_stale_cache, njit, prange
 from . import _split_pass, equations, forcing, split
 from ._kernels import MIN_BLOCK, PARALLEL_THRESHOLD, _KERNEL_OPTIONS, _compiled, _get, \
     _padded_params, _put
-from ._split_pass import _C, _COEF, _NODE, _OUT, _P, _ROWS, _U, _X, LANES, _begin, _capture, \
-    _first_bad, _flag, _integrals, _pass, _restart, _tile, _wparams
+from ._split_pass import _C, _COEF, _ERR, _NODE, _NODES, _OUT, _P, _Q, _Q0, _ROWS, _U, _V, _V0, \
+    _X, LANES, _begin, _capture, _first_bad, _flag, _integrals, _pass, _restart, _tile, _wparams
 
 invalidate_stale_cache(__file__, [equations.__file__, forcing.__file__, split.__file__,
                                   _split_pass.__file__, _vecmath.__file__])
@@ -40,34 +40,58 @@ def _params(P, i):
             P[9, i])
 
 
-@njit(**_KERNEL_OPTIONS)
-def _step(H, P, v, q, nodes, A, B, IA, IB, v0, q0, err):
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _step(H, W, G, nodes, ends, v, q):
     """RK4 on the remainder (a step and two half steps) and Richardson for every lane: (v, q)
-    advanced in place, their values at the step's start kept in ``v0, q0``, the largest error
-    estimate in ``err``. Returns how many lanes left the domain. Few buffers, so that the
-    lanes vectorise."""
+    advanced in place, their values at the step's start kept in W's rows ``_V0, _Q0``, the
+    largest error estimate in W's row ``_ERR``. Returns how many lanes left the domain. The
+    lanes' values are moved into rows of W first, so that the loop over lanes vectorises."""
+    for g in range(G):
+        base = g * LANES
+        for i in range(LANES):
+            j = base + i
+            W[g, _V, i], W[g, _Q, i] = v[j], q[j]
+            W[g, _NODES, i], W[g, _NODES + 1, i] = nodes[0, 0, j], nodes[0, 1, j]
+            for k in range(4):
+                W[g, _NODES + 2 + k, i] = nodes[1, k, j]
+                W[g, _NODES + 8 + k, i] = ends[k, j]
+            W[g, _NODES + 6, i], W[g, _NODES + 7, i] = nodes[2, 0, j], nodes[2, 1, j]
     bad = 0
-    for i in range(v.size):
-        p = _params(P, i)
-        a1, b1, ia1, ib1 = A[i], B[i], IA[i], IB[i]
-        aq, bq = nodes[0, 0, i], nodes[0, 1, i]
-        am, bm, iam, ibm = nodes[1, 0, i], nodes[1, 1, i], nodes[1, 2, i], nodes[1, 3, i]
-        a3, b3 = nodes[2, 0, i], nodes[2, 1, i]
-        vs, qs = v[i], q[i]
+    for g in range(G):
+        bad += _step_lanes(H, W, g)
+    for g in range(G):
+        base = g * LANES
+        for i in range(LANES):
+            v[base + i], q[base + i] = W[g, _V, i], W[g, _Q, i]
+    return bad
+
+
+@njit(inline="always", **_KERNEL_OPTIONS)
+def _step_lanes(H, W, g):
+    bad = 0
+    for i in range(LANES):
+        p = _wparams(W, g, i)
+        aq, bq = W[g, _NODES, i], W[g, _NODES + 1, i]
+        am, bm, iam, ibm = W[g, _NODES + 2, i], W[g, _NODES + 3, i], W[g, _NODES + 4, i], \
+            W[g, _NODES + 5, i]
+        a3, b3 = W[g, _NODES + 6, i], W[g, _NODES + 7, i]
+        a1, b1, ia1, ib1 = W[g, _NODES + 8, i], W[g, _NODES + 9, i], W[g, _NODES + 10, i], \
+            W[g, _NODES + 11, i]
+        vs, qs = W[g, _V, i], W[g, _Q, i]
         vf, qf = _remainder(vs, qs, 0.0, am, a1, 0.0, bm, b1, 0.0, ia1, 0.0, ib1, H, p)
         vh, qh = _remainder(vs, qs, 0.0, aq, am, 0.0, bq, bm, 0.0, iam, 0.0, ibm, 0.5 * H, p)
         vh, qh = _remainder(vh, qh, am, a3, a1, bm, b3, b1, iam, ia1, ibm, ib1, 0.5 * H, p)
         v1 = (16.0 * vh - vf) / 15.0
         q1 = (16.0 * qh - qf) / 15.0
-        err[i] = max(err[i], abs(_observe(vh, qh, p) - _observe(vf, qf, p)) / 15.0)
-        v0[i], q0[i] = vs, qs
-        v[i], q[i] = v1, q1
+        W[g, _ERR, i] = max(W[g, _ERR, i], abs(_observe(vh, qh, p) - _observe(vf, qf, p)) / 15.0)
+        W[g, _V0, i], W[g, _Q0, i] = vs, qs
+        W[g, _V, i], W[g, _Q, i] = v1, q1
         bad += 0 if (v1 > 0.0) & (v1 - v1 == 0.0) & (q1 - q1 == 0.0) else 1
     return bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def _interpolant(H, P, v0, q0, v, q, nodes, A, B, IA, IB, W, G):
+def _interpolant(H, P, v, q, nodes, A, B, IA, IB, W, G):
     """The coefficients of the interpolant inside the step just taken into W's rows
     ``_COEF`` and ``_NODE`` (only needed when an output row falls inside it): value change,
     slopes and curvatures of w's smooth part at both ends, and the Jacobian at the middle."""
@@ -77,7 +101,7 @@ def _interpolant(H, P, v0, q0, v, q, nodes, A, B, IA, IB, W, G):
         p = _params(P, j)
         a1, b1, ia1, ib1 = A[j], B[j], IA[j], IB[j]
         am, bm = nodes[1, 0, j], nodes[1, 1, j]
-        vs, qs, v1, q1 = v0[j], q0[j], v[j], q[j]
+        vs, qs, v1, q1 = W[g, _V0, i], W[g, _Q0, i], v[j], q[j]
         d0v, d0q = _decay(vs, qs, p)
         d1v, d1q = _decay(v1, q1, p)
         jv, jqv, jqq = _jacobian(0.5 * (vs + v1), 0.5 * (qs + q1), p)
@@ -190,9 +214,6 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
     nodes = np.zeros((3, 8, m))
     ends = np.zeros((6, m))
     nodes_at = np.zeros((3, 2), dtype=np.int64)
-    v0 = np.zeros(m)
-    q0 = np.zeros(m)
-    err = np.zeros(m)
     acc = np.zeros((5, m))
     # the sums (then the integrals, x, f) captured at the samples whose output is wanted
     per_step = min(r_step, T) if out_mean else min(r_step, T) // out_every + 1
@@ -225,14 +246,14 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
         _capture(W, G, ends, C[0])
         _integrals(ends, r, dt, 0.0, W, G, start, any_exact, ends)
         A, B, IA, IB, xe, fe = ends[0], ends[1], ends[2], ends[3], ends[4], ends[5]
-        if _step(H, P, v, q, nodes, A, B, IA, IB, v0, q0, err):
+        if _step(H, W, G, nodes, ends, v, q):
             result = (t + r - 1) * N + i0 + _first_invalid(v[:n], q[:n], True)
             break
         inside = False
         for s in range(1, r):
             inside = inside or out_mean or (t + s) % out_every == 0
         if inside:                      # an output row inside the step: interpolate
-            _interpolant(H, P, v0, q0, v, q, nodes, A, B, IA, IB, W, G)
+            _interpolant(H, P, v, q, nodes, A, B, IA, IB, W, G)
         n_cap = 0
         for s in range(1, r + 1):
             done = t + s
@@ -280,8 +301,9 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
         state[0, i0 + j], state[1, i0 + j] = W[g, _X, i], 1.0 + W[g, _U, i]
     _put(state, 2, i0, v, n)
     _put(state, 3, i0, q, n)
-    for i in range(n):
-        err_out[i0 + i] = max(err_out[i0 + i], err[i])
+    for j in range(n):
+        g, i = divmod(j, LANES)
+        err_out[i0 + j] = max(err_out[i0 + j], W[g, _ERR, i])
     return result
 
 

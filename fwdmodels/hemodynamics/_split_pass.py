@@ -46,7 +46,11 @@ _E0, _G0 = 41, 42       # deviation and slope of the forcing of q at the step's 
 _COEF = 43              # 15 rows: the interpolant's coefficients
 _NODE = 58              # 4 rows: A, B at the step's middle, then at its end
 _OUT = 62               # 3 rows: BOLD, v, q at an output sample
-_ROWS = 65
+# Rows for the step on the remainder (:mod:`._split_kernels`):
+_V, _Q, _V0, _Q0, _ERR = 65, 66, 67, 68, 69
+_NODES = 70             # 12 rows: A, B at r/4; A, B, IA, IB at r/2; A, B at 3r/4; A, B, IA, IB
+#                         at the step's end
+_ROWS = 82
 LANES = 16
 
 
