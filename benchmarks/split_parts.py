@@ -7,10 +7,12 @@
 Side by side in one run (each the best of ``--repeats`` calls after a warm-up, interleaved so
 that all see the same machine): reading the input once (``z.sum(axis=0)``), copying it, the
 whole split method with one output row per TR (2 s) and with one per input sample (the
-default), and the loop over samples of its pass alone, compiled as in the kernel (work-array
-groups of 16 regions, :mod:`fwdmodels.hemodynamics._split_pass`), without and with the
-integrals read off at every sample as the one-row-per-sample output needs them. Prints
-nanoseconds per region-sample and each time over the read.
+default), at a TR with hemodynamic steps of 5 to 50 ms (whose times, fitted, split the cost
+into a part per sample and a part per step), and the loop over samples of its pass alone,
+compiled as in the kernel (work-array groups of 16 regions,
+:mod:`fwdmodels.hemodynamics._split_pass`), without and with the integrals read off at every
+sample as the one-row-per-sample output needs them. Prints nanoseconds per region-sample and
+each time over the read.
 
 The pass alone is the floor of the method: every sample costs its hold recursion, the
 expansion of the forcing of q and four sums, whatever the output; per-step work (the RK4
@@ -113,6 +115,8 @@ def main(argv=None) -> int:
         "copy the input": lambda: z.copy(),
         "split, TR 2 s": lambda: fwdmodels.simulate_bold(z, f"{dt} s", tr="2 s"),
         "split, every sample (default)": lambda: fwdmodels.simulate_bold(z, f"{dt} s"),
+        **{f"split, TR 2 s, {ms} ms step": (lambda ms=ms: fwdmodels.simulate_bold(
+            z, f"{dt} s", tr="2 s", hemo_dt=f"{ms} ms")) for ms in STEPS_MS},
         "pass alone": lambda: plain(groups, args.steps, dt, column, drive),
         "pass alone, integrals read off": lambda: read(groups, args.steps, dt, column, drive),
     }
@@ -124,6 +128,7 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             func()
             best[name] = min(best[name], time.perf_counter() - start)
+    samples = args.steps * args.regions
     print(f"{args.steps} x {args.regions} at 0.1 ms, {args.threads} thread(s), best of "
           f"{args.repeats}; the pass alone runs {groups} groups of {sp.LANES} lanes (its time "
           f"per region-sample is per lane)")
@@ -132,7 +137,17 @@ def main(argv=None) -> int:
         lanes = groups * sp.LANES if name.startswith("pass") else args.regions
         print(f"  {name:34s} {seconds:9.3f} {seconds / (args.steps * lanes) * 1e9:19.2f} "
               f"{seconds / best['read the input once']:8.1f}")
+    # time = steps * regions * (per sample + per step / samples per step): least squares
+    per = np.array([best[f"split, TR 2 s, {ms} ms step"] / samples for ms in STEPS_MS])
+    r = np.array([ms * 1e-3 / dt for ms in STEPS_MS])
+    (a, b), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(r), 1.0 / r]), per, rcond=None)
+    print(f"  at a TR, fitted over hemodynamic steps of {', '.join(map(str, STEPS_MS))} ms: "
+          f"{a * 1e9:.2f} ns per region-sample + {b * 1e9:.0f} ns per region-step")
     return 0
+
+
+#: Hemodynamic steps (ms) over which the per-sample and per-step costs are fitted.
+STEPS_MS = (5, 10, 20, 50)
 
 
 if __name__ == "__main__":
