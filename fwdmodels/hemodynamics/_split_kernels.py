@@ -27,9 +27,10 @@ invalidate_stale_cache(__file__, [equations.__file__, forcing.__file__, split.__
                                   _split_pass.__file__, _vecmath.__file__])
 
 _observe = _compiled(equations.observe)
-_decay = _compiled(split.decay)
-_jacobian = _compiled(split.decay_jacobian)
-_remainder = _compiled(split.remainder_rk4, decay=_decay, decay_jacobian=_jacobian)
+_decay = _compiled(split.decay, inline="never")
+_jacobian = _compiled(split.decay_jacobian, inline="never")
+_remainder = _compiled(split.remainder_rk4, inline="never", decay=_decay,
+                       decay_jacobian=_jacobian)
 _hermite = _compiled(split.hermite_weights)
 _quad = _compiled(split.quadratic_integral_weights)
 
@@ -40,7 +41,7 @@ def _params(P, i):
             P[9, i])
 
 
-@njit(inline="always", **_KERNEL_OPTIONS)
+@njit(**_KERNEL_OPTIONS)
 def _step(H, W, G, nodes, ends, v, q):
     """RK4 on the remainder (a step and two half steps) and Richardson for every lane: (v, q)
     advanced in place, their values at the step's start kept in W's rows ``_V0, _Q0``, the
@@ -231,15 +232,20 @@ def _run_block(z, dt, p, hold, state, r_step, out_every, out_mean, store, bold_o
             W[g, _U, i] = (1.0 + W[g, _U, i]) - 1.0
         _begin(W, G, H, start)
         _tile(z, t, r, i0, n, zt)
-        _pass(zt, t, r, n, dt, W, G, C, nodes_at, nodes, cap, out_every, out_mean, False)
-        any_exact = _flag(W, G, start) > 0
-        if any_exact:                 # the flagged lanes take the step with b as written
-            _restart(W, G, start)
+        any_exact = False
+        for attempt in range(2):      # one call site: the pass is compiled once, not twice
+            if attempt == 1:
+                any_exact = _flag(W, G, start) > 0
+                if not any_exact:
+                    break
+                _restart(W, G, start)   # the flagged lanes take the step with b as written
             s = _pass(zt, t, r, n, dt, W, G, C, nodes_at, nodes, cap, out_every, out_mean,
-                      True)
+                      attempt == 1)
             if s >= 0:
                 result = (t + s) * N + i0 + _first_bad(W, G, n)
                 break
+        if result != T * N:
+            break
         for k in range(3):
             part = nodes_at[k, 1] * dt / 4.0
             _integrals(nodes[k], nodes_at[k, 0], dt, part, W, G, start, any_exact, nodes[k])

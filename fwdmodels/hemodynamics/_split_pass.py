@@ -27,7 +27,7 @@ invalidate_stale_cache(__file__, [equations.__file__, forcing.__file__, split.__
 
 _forcing = _compiled(forcing.forcing)
 _centre = _compiled(forcing.centre)
-_taylor = _compiled(forcing.taylor_coefficients)
+_taylor = _compiled(forcing.taylor_coefficients, inline="never")
 _deviation = _compiled(forcing.deviation)
 _slope = _compiled(forcing.slope)
 _exact_deviation = _compiled(forcing.exact_deviation, forcing=_forcing)
@@ -98,7 +98,8 @@ def _expanded(W, g, i, d):
 @njit(inline="always", **_KERNEL_OPTIONS)
 def _sample(W, g):
     """One sample for the lanes of group ``g``, the forcing of q from its expansion. A
-    separate loop from :func:`_sample_exact`: a branch inside would stop it vectorising."""
+    separate loop from :func:`_sample_exact_read`: a branch inside would stop it
+    vectorising."""
     for i in range(LANES):
         x1, u1, d = _hold(W, g, i)
         _add(W, g, i, x1, u1, d, _expanded(W, g, i, d))
@@ -129,22 +130,11 @@ def _sample_read(W, g, k, h):
 
 
 @njit(inline="always", **_KERNEL_OPTIONS)
-def _sample_exact(W, g):
-    """One sample for the lanes of group ``g``, the forcing of q as written where the lane's
-    flag is set. Returns how many lanes left the domain."""
-    bad = 0
-    for i in range(LANES):
-        x1, u1, d = _hold(W, g, i)
-        ee, _ = _exact_deviation(x1, u1, W[g, _BETA, i], _wparams(W, g, i))
-        _add(W, g, i, x1, u1, d, ee if W[g, _EXACT, i] != 0.0 else _expanded(W, g, i, d))
-        f1 = 1.0 + u1
-        bad += 0 if (f1 > 0.0) & (x1 - x1 == 0.0) & (f1 - f1 == 0.0) else 1
-    return bad
-
-
-@njit(inline="always", **_KERNEL_OPTIONS)
 def _sample_exact_read(W, g, k, h):
-    """:func:`_sample_exact`, then the integrals after the ``k`` samples."""
+    """One sample for the lanes of group ``g``, the forcing of q as written where the lane's
+    flag is set, then the integrals after the ``k`` samples (read off at every sample of this
+    rare pass, needed or not: one variant of the loop fewer to compile). Returns how many
+    lanes left the domain."""
     bad = 0
     for i in range(LANES):
         x1, u1, d = _hold(W, g, i)
@@ -323,7 +313,7 @@ def _pass(zt, t, r, n, dt, W, G, C, nodes_at, raw_nodes, cap, out_every, out_mea
         if exact:
             bad = 0
             for g in range(G):
-                bad += _sample_exact_read(W, g, s + 1, dt) if read else _sample_exact(W, g)
+                bad += _sample_exact_read(W, g, s + 1, dt)
             if bad:
                 return s
         elif read:
