@@ -1,8 +1,9 @@
 """Optional Numba: ``njit`` and ``prange`` when numba is installed, pure-Python stand-ins otherwise.
 
 Numba is imported only when this module is, and this module only when a kernel is first
-needed, so ``import fwdmodels`` stays fast. Kernels are compiled with ``cache=True`` and
-without ``fastmath`` so NaN and inf behave as in NumPy.
+needed, so ``import fwdmodels`` stays fast. Kernels are compiled with ``cache=True``; the
+hemodynamic kernels allow the ``contract`` fastmath flag alone (fused multiply-add), none of
+the flags that would change how NaN and inf behave.
 """
 
 from __future__ import annotations
