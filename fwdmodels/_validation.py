@@ -107,12 +107,33 @@ def as_float_array(value, name: str, ndims: tuple[int, ...], dtype=np.float64) -
     return np.asarray(array, dtype=dtype)
 
 
+#: From this many values on, :func:`check_finite` first runs the compiled check of
+#: :mod:`fwdmodels._finite` (when numba compiles), which reads the array once.
+FAST_FINITE_MIN = 1 << 20
+
+
+def compiled_all_finite(array: np.ndarray) -> bool:
+    """True if the compiled check ran and found every value finite; False if it found a
+    value that is not or did not run (small, non-contiguous or non-float64 arrays, no numba),
+    so that the NumPy check then finds the first offending index."""
+    if array.size < FAST_FINITE_MIN or array.dtype != np.float64 or \
+            not array.flags.c_contiguous:
+        return False
+    from ._numba import JIT_ENABLED
+    if not JIT_ENABLED:
+        return False
+    from ._finite import all_finite
+    return all_finite(array)
+
+
 def check_finite(array: np.ndarray, name: str, axes: tuple[str, ...] = ("time index", "region")):
     """Raise if ``array`` holds NaN or inf, naming the first offending index.
 
     The last ``len(axes)`` axes of ``array`` are described by ``axes``; leading axes (a batch)
     are reported as ``batch``.
     """
+    if compiled_all_finite(array):
+        return array
     finite = np.isfinite(array)
     if finite.all():
         return array

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import io as fio
 from ._carry import carried, read_leadfield, read_leadfield_and_sensors, sensor_parameters
-from ._validation import check_int
+from ._validation import check_int, compiled_all_finite
 from .errors import FwdModelsError
 from .hemodynamics.balloon import initial_state, read_neural_input
 from .hemodynamics.plan import DEFAULT_METHOD, make_plan, read_dt
@@ -140,7 +140,7 @@ def _blocks(data: fio.InputArray, chunk: int):
 
 
 def _check_block(block: np.ndarray, start: int, batch, path) -> None:
-    if np.isfinite(block).all():
+    if compiled_all_finite(block) or np.isfinite(block).all():
         return
     t, r = np.unravel_index(int(np.argmin(np.isfinite(block).ravel())), block.shape)
     where = f"time index {start + t}, region {r}" + ("" if batch is None else f", batch {batch}")

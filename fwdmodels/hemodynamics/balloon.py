@@ -33,8 +33,8 @@ _INPUT_DIMENSIONS = ("[]", "1/[time]", "1/[time]**2")
 def read_neural_input(z, name: str = "z", ndims=(2, 3), check: bool = True) -> np.ndarray:
     """Return the neural input as a finite float64 array (units stripped, see module doc).
 
-    With ``check=False`` the caller checks finiteness itself (the multi-rate path does it on
-    the block sums, which are non-finite exactly when a block holds a non-finite value).
+    With ``check=False`` the caller checks finiteness itself (the pipeline does it on each
+    block it reads, naming the file and the sample).
     """
     if is_brainunit_quantity(z) or hasattr(z, "dimensionality"):
         q = as_quantity(z, name)
