@@ -40,7 +40,7 @@ def _params(P, i):
             P[9, i])
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(inline="always", **_KERNEL_OPTIONS)   # where W is allocated: its loops vectorise
 def _step(H, W, G, nodes, ends, v, q):
     """RK4 on the remainder (a step and two half steps) and Richardson for every lane: (v, q)
     advanced in place, their values at the step's start kept in W's rows ``_V0, _Q0``, the
