@@ -30,7 +30,8 @@ LAYERS = (
               "fwdmodels._carry", "fwdmodels.plotting")),
     ("models and files", ("fwdmodels.hemodynamics", "fwdmodels.leadfield", "fwdmodels.io")),
     ("foundations", ("fwdmodels.units", "fwdmodels.errors", "fwdmodels._validation",
-                     "fwdmodels._numba", "fwdmodels._vecmath", "fwdmodels._version")),
+                     "fwdmodels._numba", "fwdmodels._vecmath", "fwdmodels._finite",
+                     "fwdmodels._version")),
 )
 
 
