@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover
     _numba = None
 
 __all__ = ["HAVE_NUMBA", "JIT_ENABLED", "njit", "prange", "get_num_threads",
-           "invalidate_stale_cache"]
+           "invalidate_stale_cache", "cache_dir"]
 
 HAVE_NUMBA = _numba is not None
 #: True when kernels are really compiled (numba installed and NUMBA_DISABLE_JIT unset).
@@ -44,28 +44,44 @@ prange = _numba.prange if HAVE_NUMBA else range
 
 
 
+def cache_dir(kernel_file: str) -> Path:
+    """The directory Numba caches the compiled functions of ``kernel_file`` in, as Numba itself
+    chooses it: ``NUMBA_CACHE_DIR`` when set, else ``__pycache__`` beside the file when it is
+    writable, else a per-user directory. The in-tree ``__pycache__`` if Numba cannot say."""
+    try:
+        from numba.core.caching import CompileResultCacheImpl
+
+        def probe():  # pragma: no cover - never called; the locators read its file and line
+            pass
+        probe.__code__ = probe.__code__.replace(co_filename=str(Path(kernel_file).resolve()))
+        return Path(CompileResultCacheImpl(probe).locator.get_cache_path())
+    except Exception:  # noqa: BLE001 - an older or newer numba: fall back to its default
+        return Path(kernel_file).parent / "__pycache__"
+
+
 def invalidate_stale_cache(kernel_file: str, dependencies: list[str]) -> None:
     """Drop the on-disk cache of ``kernel_file``'s kernels when a file they inline changed.
 
     Numba's cache checks only the source file of the cached function, so a kernel that
     inlines functions from ``dependencies`` would otherwise keep running their old code.
-    A stamp holding the hash of those files sits beside the cache; an unwritable cache
-    directory is left alone (Numba then caches elsewhere or not at all).
+    A stamp holding the hash of those files sits beside the cache, in the directory Numba
+    caches the file's functions in (:func:`cache_dir`: ``NUMBA_CACHE_DIR`` included); an
+    unwritable cache directory is left alone (Numba then caches elsewhere or not at all).
     """
     if not JIT_ENABLED:
         return
-    cache_dir = Path(kernel_file).parent / "__pycache__"
+    directory = cache_dir(kernel_file)
     stem = Path(kernel_file).stem
     digest = hashlib.sha256()
     for path in [kernel_file, *dependencies]:
         digest.update(Path(path).read_bytes())
-    stamp = cache_dir / f"{stem}.deps-stamp"
+    stamp = directory / f"{stem}.deps-stamp"
     try:
         if stamp.exists() and stamp.read_text() == digest.hexdigest():
             return
-        for cached in cache_dir.glob(f"{stem}.*.nb[ic]"):
+        for cached in directory.glob(f"{stem}.*.nb[ic]"):
             cached.unlink()
-        cache_dir.mkdir(exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest.hexdigest())
     except OSError:
         pass

@@ -1,7 +1,9 @@
 """The optional-numba shim: the on-disk kernel cache and its invalidation."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +52,48 @@ def test_cache_is_dropped_when_an_inlined_file_changes(tmp_path):
     dependency.write_text("y = 2\n")
     _numba.invalidate_stale_cache(str(kernel), [str(dependency)])   # the dependency changed
     assert not entry.exists() and other.exists()
+
+
+_WHERE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import kern
+from fwdmodels import _numba
+kern.f(1.0)
+print(_numba.cache_dir(kern.__file__))
+_numba.invalidate_stale_cache(kern.__file__, [sys.argv[2]])
+"""
+
+
+@needs_jit
+def test_the_cache_is_dropped_where_numba_keeps_it_with_numba_cache_dir(tmp_path):
+    """With NUMBA_CACHE_DIR set, Numba caches outside the source tree: the invalidation looks
+    there (a kernel whose inlined file changed would otherwise keep its old code). Where Numba
+    put its index is found on disk, after real cached compilations in new processes."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "kern.py").write_text("from numba import njit\n\n\n@njit(cache=True)\n"
+                                 "def f(x):\n    return x + 1.0\n")
+    dependency = tmp_path / "eqs.py"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+
+    def run(dependency_text):
+        """Compile or load f, then invalidate; the cache directory fwdmodels names."""
+        dependency.write_text(dependency_text)
+        done = subprocess.run([sys.executable, "-c", _WHERE, str(src), str(dependency)],
+                              env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return Path(done.stdout.split()[-1])
+
+    named = run("y = 1\n")          # no stamp yet: the index just written is dropped
+    stamps = list((tmp_path / "cache").rglob("kern.deps-stamp"))
+    assert len(stamps) == 1 and stamps[0].parent == named
+    assert not list(named.glob("kern.f-*.nbi"))
+    assert not list(src.rglob("*.nbi"))                   # nothing cached beside the source
+    run("y = 1\n")                  # compiled again; nothing changed: kept
+    assert len(list(named.glob("kern.f-*.nbi"))) == 1
+    run("y = 2\n")                  # the dependency changed: dropped
+    assert not list(named.glob("kern.f-*.nbi"))
 
 
 def test_import_fwdmodels_loads_no_heavy_dependency():
