@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numba import get_num_threads, njit, prange
+from ._numba import fwdmodels_dependencies, get_num_threads, invalidate_stale_cache, njit, \
+    prange
+
+invalidate_stale_cache(__file__, fwdmodels_dependencies(__name__))
 
 __all__ = ["all_finite", "LANES"]
 

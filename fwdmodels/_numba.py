@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
+import types
 from pathlib import Path
 
 try:  # pragma: no cover - exercised in the CI run without numba
@@ -18,7 +20,8 @@ except ImportError:  # pragma: no cover
     _numba = None
 
 __all__ = ["HAVE_NUMBA", "JIT_ENABLED", "njit", "prange", "get_num_threads",
-           "invalidate_stale_cache", "cache_dir"]
+           "invalidate_stale_cache", "cache_dir",
+           "fwdmodels_dependencies"]
 
 HAVE_NUMBA = _numba is not None
 #: True when kernels are really compiled (numba installed and NUMBA_DISABLE_JIT unset).
@@ -57,6 +60,32 @@ def cache_dir(kernel_file: str) -> Path:
         return Path(CompileResultCacheImpl(probe).locator.get_cache_path())
     except Exception:  # noqa: BLE001 - an older or newer numba: fall back to its default
         return Path(kernel_file).parent / "__pycache__"
+
+
+def fwdmodels_dependencies(module_name: str) -> list[str]:
+    """Source files of the fwdmodels modules that module ``module_name`` uses, directly or
+    through one another: each fwdmodels module, function, class or value its namespace holds,
+    followed through their modules' namespaces in turn (call it after the module's imports).
+
+    These are the files whose change can change what its kernels compile to (an inlined
+    formula, a helper, the compiler options), found from what is imported rather than from a
+    list to keep up to date by hand.
+    """
+    def owner(value):
+        name = value.__name__ if isinstance(value, types.ModuleType) else \
+            getattr(value, "__module__", None)
+        return name if isinstance(name, str) and name.split(".")[0] == "fwdmodels" else None
+
+    seen, todo = {module_name}, [module_name]
+    while todo:
+        for value in list(vars(sys.modules[todo.pop()]).values()):
+            name = owner(value)
+            if name is not None and name not in seen and name in sys.modules:
+                seen.add(name)
+                todo.append(name)
+    seen.discard(module_name)
+    files = (getattr(sys.modules[name], "__file__", None) for name in sorted(seen))
+    return [file for file in files if file]
 
 
 def invalidate_stale_cache(kernel_file: str, dependencies: list[str]) -> None:

@@ -34,7 +34,9 @@ import math
 
 import numpy as np
 
-from ._numba import JIT_ENABLED, njit
+from ._numba import JIT_ENABLED, fwdmodels_dependencies, invalidate_stale_cache, njit
+
+invalidate_stale_cache(__file__, fwdmodels_dependencies(__name__))
 
 __all__ = ["exp", "log", "maximum"]
 

@@ -1,5 +1,7 @@
 """The optional-numba shim: the on-disk kernel cache and its invalidation."""
 
+import ast
+import importlib
 import os
 import subprocess
 import sys
@@ -94,6 +96,57 @@ def test_the_cache_is_dropped_where_numba_keeps_it_with_numba_cache_dir(tmp_path
     assert len(list(named.glob("kern.f-*.nbi"))) == 1
     run("y = 2\n")                  # the dependency changed: dropped
     assert not list(named.glob("kern.f-*.nbi"))
+
+
+#: The modules that compile with Numba's on-disk cache.
+KERNEL_MODULES = ["fwdmodels._vecmath", "fwdmodels._finite",
+                  "fwdmodels.hemodynamics._kernels", "fwdmodels.hemodynamics._split_pass",
+                  "fwdmodels.hemodynamics._split_kernels",
+                  "fwdmodels.hemodynamics._conventions_kernels"]
+PACKAGE = Path(_numba.__file__).parent
+
+
+def _imported_by(module_name):
+    """The fwdmodels modules ``module_name``'s source imports at its top level, read from the
+    source text (not from the imported module)."""
+    path = Path(importlib.util.find_spec(module_name).origin)
+    package = module_name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            base = base[:len(base) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            if target.split(".")[0] != "fwdmodels":
+                continue
+            for alias in node.names:          # a submodule imported by name, or the module's
+                sub = f"{target}.{alias.name}"
+                is_module = hasattr(importlib.import_module(target), "__path__") and \
+                    importlib.util.find_spec(sub) is not None
+                found.add(sub if is_module else target)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.split(".")[0] == "fwdmodels"}
+
+
+@pytest.mark.parametrize("module_name", KERNEL_MODULES)
+def test_a_kernel_cache_depends_on_every_fwdmodels_module_it_imports(module_name):
+    """A change to any module a kernel module imports, directly or through another, drops
+    its cached kernels: the helper that sets the compiler options lives in ``_kernels.py``,
+    which the split kernels import, and a cache checked against a hand-written list without
+    it kept running kernels compiled with the old options."""
+    importlib.import_module(module_name)
+    closure, todo = set(), [module_name]
+    while todo:
+        for name in _imported_by(todo.pop()) - closure:
+            closure.add(name)
+            todo.append(name)
+    closure.discard(module_name)
+    expected = {str(Path(importlib.util.find_spec(name).origin).resolve()) for name in closure
+                if name != "fwdmodels"}
+    assert expected                                       # every kernel module imports _numba
+    found = {str(Path(file).resolve()) for file in _numba.fwdmodels_dependencies(module_name)}
+    assert expected <= found, sorted(expected - found)
 
 
 def test_import_fwdmodels_loads_no_heavy_dependency():

@@ -6,7 +6,9 @@ arithmetic over arrays of regions, for runs without numba.
 
 from __future__ import annotations
 
-from .._numba import njit
+from .._numba import fwdmodels_dependencies, invalidate_stale_cache, njit
+
+invalidate_stale_cache(__file__, fwdmodels_dependencies(__name__))
 
 __all__ = ["neurolib_kernel"]
 

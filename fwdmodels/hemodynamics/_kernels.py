@@ -33,11 +33,12 @@ import types
 import numpy as np
 
 from .. import _vecmath
-from .._numba import get_num_threads, invalidate_stale_cache, njit, prange
+from .._numba import fwdmodels_dependencies, get_num_threads, invalidate_stale_cache, njit, \
+    prange
 from . import equations
 from .equations import N_PARAMS
 
-invalidate_stale_cache(__file__, [equations.__file__, _vecmath.__file__])
+invalidate_stale_cache(__file__, fwdmodels_dependencies(__name__))
 
 _KERNEL_OPTIONS = dict(error_model="numpy", fastmath={"contract"})
 #: Region buffers are padded to a multiple of this (8 float64 lanes: AVX-512; 2 x AVX2).

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _vecmath
-from .._numba import get_num_threads, invalidate_stale_cache, njit, prange
-from . import _split_pass, equations, forcing, split
+from .._numba import fwdmodels_dependencies, get_num_threads, invalidate_stale_cache, njit, \
+    prange
+from . import split
 from ._kernels import MIN_BLOCK, PARALLEL_THRESHOLD, _KERNEL_OPTIONS, _compiled, _get, \
     _observe, _padded_params, _put
 from ._split_pass import _C, _COEF, _ERR, _NODE, _NODES, _OUT, _P, _Q, _Q0, _ROWS, _U, _V, _V0, \
     _X, LANES, _begin, _capture, _first_bad, _flag, _integrals, _pass, _restart, _tile, _wparams
 
-invalidate_stale_cache(__file__, [equations.__file__, forcing.__file__, split.__file__,
-                                  _split_pass.__file__, _vecmath.__file__])
+invalidate_stale_cache(__file__, fwdmodels_dependencies(__name__))
 
 _decay = _compiled(split.decay, inline="never")
 _jacobian = _compiled(split.decay_jacobian, inline="never")

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _vecmath
-from .._numba import invalidate_stale_cache, njit
-from . import equations, forcing, split
+from .._numba import fwdmodels_dependencies, invalidate_stale_cache, njit
+from . import forcing, split
 from .equations import INV_TAU
 from .forcing import RADIUS
 from ._kernels import _KERNEL_OPTIONS, _compiled
 
-invalidate_stale_cache(__file__, [equations.__file__, forcing.__file__, split.__file__,
-                                  _vecmath.__file__])
+invalidate_stale_cache(__file__, fwdmodels_dependencies(__name__))
 
 
 _forcing = _compiled(forcing.forcing)
