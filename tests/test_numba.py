@@ -40,8 +40,8 @@ def test_cache_is_dropped_when_an_inlined_file_changes(tmp_path):
     dependency = tmp_path / "eqs.py"
     kernel.write_text("x = 1\n")
     dependency.write_text("y = 1\n")
-    cache = tmp_path / "__pycache__"
-    cache.mkdir()
+    cache = _numba.cache_dir(str(kernel))     # beside it, or under NUMBA_CACHE_DIR when set
+    cache.mkdir(parents=True, exist_ok=True)
     entry = cache / "kern.f-10.py311.nbi"
     entry.write_text("index")
     other = cache / "eqs.g-3.py311.nbi"
@@ -147,6 +147,29 @@ def test_a_kernel_cache_depends_on_every_fwdmodels_module_it_imports(module_name
     assert expected                                       # every kernel module imports _numba
     found = {str(Path(file).resolve()) for file in _numba.fwdmodels_dependencies(module_name)}
     assert expected <= found, sorted(expected - found)
+
+
+@needs_jit
+@pytest.mark.parametrize("module_name", KERNEL_MODULES)
+def test_only_functions_whose_code_is_guarded_are_cached_on_their_own(module_name):
+    """Numba files a cached function under the module its code comes from. The helpers the
+    kernels compile from the formulas of ``forcing.py``, ``split.py`` and ``equations.py``
+    would be filed there, beyond the dependency stamp of the kernel module that sets their
+    compiler options, and a kernel compiled later would link their old code (this kept the
+    split method's per-step work out of the vectorised loops after an options change). So a
+    compiled function with a cache of its own must come from a kernel module's file."""
+    from numba.core.caching import NullCache
+    from numba.core.registry import CPUDispatcher
+
+    module = importlib.import_module(module_name)
+    guarded = {str(Path(importlib.util.find_spec(name).origin).resolve())
+               for name in KERNEL_MODULES}
+    dispatchers = [value for value in vars(module).values() if isinstance(value, CPUDispatcher)]
+    assert dispatchers
+    for dispatcher in dispatchers:
+        source = str(Path(dispatcher.py_func.__code__.co_filename).resolve())
+        if not isinstance(dispatcher._cache, NullCache):
+            assert source in guarded, (dispatcher.py_func.__name__, source)
 
 
 def test_import_fwdmodels_loads_no_heavy_dependency():

@@ -61,22 +61,28 @@ def _compiled(func, inline="always", **bindings):
     inlined into the loops that call it: at Numba's level, or with ``inline="never"`` by LLVM
     (``forceinline``). The second compiles in a fraction of the time for the long formulas
     with exp and log; left to LLVM's own judgement they stay calls, and the loops around
-    them stop vectorising."""
+    them stop vectorising.
+
+    Not cached on its own (``cache=False``): Numba would file it under the module its code
+    comes from (``forcing.py``, ``split.py``, ``equations.py``), where no check of this
+    module's options or helpers reaches it, and a kernel compiled later would link the old
+    code. The kernels that call it are cached, with its code inside them."""
     plain = _with_vector_math(func)
     if bindings:
         plain = types.FunctionType(plain.__code__, {**plain.__globals__, **bindings},
                                    plain.__name__, plain.__defaults__, plain.__closure__)
-    return njit(inline=inline, forceinline=inline == "never", **_KERNEL_OPTIONS)(plain)
+    return njit(inline=inline, forceinline=inline == "never", cache=False,
+                **_KERNEL_OPTIONS)(plain)
 
 
 # Inlined into the loops; the parameters reach them as a tuple of scalars.
-_rhs = njit(inline="always", **_KERNEL_OPTIONS)(_with_vector_math(equations.rhs))
+_rhs = njit(inline="always", cache=False, **_KERNEL_OPTIONS)(_with_vector_math(equations.rhs))
 # The observation is compiled apart and without contraction (stated: a callee inherits its
 # caller's fastmath flags otherwise); LLVM inlines it and keeps its rounding, so the BOLD a
 # kernel writes is observe() of the states to the bit, as the step API computes it in NumPy.
 # forceinline: inlined by LLVM, so the loops that call it still vectorise.
-_observe = njit(inline="never", forceinline=True, error_model="numpy",
-                fastmath=False)(equations.observe)
+_observe = njit(inline="never", forceinline=True, error_model="numpy", fastmath=False,
+                cache=False)(equations.observe)
 
 
 @njit(inline="always", **_KERNEL_OPTIONS)
