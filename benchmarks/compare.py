@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from run import make_input  # the input run.py times: block design, 10-Hz rhythm, noise
+
 HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
 
@@ -46,15 +48,6 @@ CASES = {
     "split, 0.1 ms, every sample": (dict(method="split"), 1e-4, "fast_steps"),
     "split, 0.1 ms, TR 2 s": (dict(method="split", tr="2 s"), 1e-4, "fast_steps"),
 }
-
-
-def make_input(steps: int, regions: int, dt: float, seed: int = 0) -> np.ndarray:
-    """Block design plus 10-Hz activity with noise (as in ``run.py``)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(steps) * dt
-    blocks = ((t % 20.0) < 10.0).astype(float)[:, None] * rng.uniform(0.5, 1.0, regions)
-    alpha = 0.3 * np.sin(2 * np.pi * 10.0 * t)[:, None] * rng.uniform(0.5, 1.5, regions)
-    return blocks + alpha + 0.2 * rng.standard_normal((steps, regions))
 
 
 # --------------------------------------------------------------------------- the worker
