@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -167,14 +166,13 @@ def main(argv=None) -> int:
         for tag, tree in trees.items():
             cache = tmp / f"cache-{len(workers)}"
             cache.mkdir()
-            # a cache beside the sources (numba's default) would be reused: move it aside
+            # a new, empty cache: compiled code left beside either tree's sources is not used
             workers[tag] = Worker(tree, cache, sizes, tmp, f"w{len(workers)}")
         try:
             _compare(workers, cases, threads, args)
         finally:
             for w in workers.values():
                 w.close()
-            shutil.rmtree(tmp / "rev", ignore_errors=True)
     return 0
 
 
