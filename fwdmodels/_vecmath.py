@@ -9,23 +9,30 @@ handled by reinterpreting the bits of a float64, they compile to SIMD code.
 Both are compiled with the ``contract`` fastmath flag, as the kernels that inline them are:
 a product and a sum may be fused into one multiply-add (in the polynomials, and in the
 reduction ``x - k ln2_hi``, exact either way). Accuracy, as compiled (checked in
-``tests/test_vecmath.py`` against NumPy): ``exp`` within 2 ulp on
-[-708, 709.7] and ``log`` within 2 ulp on every positive normal float. Special values behave
-as in NumPy: ``exp(nan) = nan``, ``exp(x > 709.78) = inf``, ``exp(-inf) = 0`` (results below
-the smallest normal float, for x < -708.39, are flushed to 0); ``log(x <= 0) = nan`` (NumPy
-gives -inf at 0), ``log(inf) = inf``, ``log(nan) = nan``; subnormal arguments are handled.
-``exp(0.0) == 1.0`` and ``log(1.0) == 0.0`` exactly, which keeps the model's rest state exact.
+``tests/test_vecmath.py``): ``exp`` within 1 ulp of the exact value on its whole finite
+range, subnormal results included, and ``log`` within 2 ulp on every positive float,
+subnormal arguments included. Special values behave as in NumPy: ``exp(nan) = nan``,
+``exp(x > 709.78) = inf``, ``exp(-inf) = 0``; ``log(x <= 0) = nan`` (NumPy gives -inf at 0),
+``log(inf) = inf``, ``log(nan) = nan``. ``exp(0.0) == 1.0`` and ``log(1.0) == 0.0`` exactly,
+which keeps the model's rest state exact. ``exp`` has no select for its special values
+beyond clamping its argument (the selects cost a quarter of its time in a vector loop): NaN,
+overflow and underflow come out right through the arithmetic itself.
 
 Method: ``exp(x) = 2**k * exp(r)`` with ``k = round(x / ln 2)``, ``r = x - k ln 2`` computed
-with ln 2 split in two parts (Cody & Waite 1980), and ``exp(r)`` by its Taylor series to
-degree 13 (``|r| <= ln(2)/2``, truncation below 2e-17), its terms paired by Estrin's scheme
-(the powers ``r^2, r^4`` multiply pairs evaluated side by side, so the chain of dependent
-operations is short; Horner's rule makes it 26 long and the loops wait on it) with the
-leading 1 added last. ``log(v) = e ln 2 + log(m)`` with
+with ln 2 split in two parts (Cody & Waite 1980), and ``exp(r)`` by a polynomial of degree
+11 (``|r| <= ln(2)/2``, relative error below 3.7e-18; the Taylor series needs degree 13), its
+terms paired by Estrin's scheme (the powers ``r^2, r^4`` multiply pairs evaluated side by
+side, so the chain of dependent operations is short; Horner's rule makes it 22 long and the
+loops wait on it) with the
+leading 1 added last; ``2**k`` is applied as two powers of two, so that every ``k`` from
+gradual underflow to overflow needs no special case. ``log(v) = e ln 2 + log(m)`` with
 ``v = m 2**e``, ``m`` in [sqrt(1/2), sqrt(2)), and ``log(m) = 2 atanh(s)``,
-``s = (m - 1)/(m + 1)``, by its odd series to degree 23 (``|s| <= 0.1716``).
+``s = (m - 1)/(m + 1)``, ``|s| <= 0.1716``, as ``2 s + s R(s^2)`` with fdlibm's minimax
+polynomial ``R`` of degree 7 in ``s^2`` (the odd Taylor series needs degree 11 for the same
+accuracy), evaluated by Estrin's scheme.
 
-Reference: W. J. Cody and W. Waite (1980), Software Manual for the Elementary Functions.
+References: W. J. Cody and W. Waite (1980), Software Manual for the Elementary Functions;
+fdlibm 5.3, ``e_log.c`` (Sun Microsystems, 1993), for the coefficients of ``R``.
 """
 
 from __future__ import annotations
@@ -71,43 +78,55 @@ _LN2_HI = 0.6931471803691238        # ln 2 rounded to 32 significant bits: k * _
 _LN2_LO = 1.9082149292705877e-10    # ln 2 - _LN2_HI
 _ROUND = 6755399441055744.0         # 1.5 * 2**52: x + _ROUND - _ROUND rounds x to an integer
 _ROUND_BITS = 0x4338000000000000    # bits of _ROUND; the low bits of x + _ROUND hold round(x)
-_EXP_MAX = 709.782712893384         # log(largest float64)
-_EXP_MIN = -708.3964185322641       # log(smallest normal float64)
+_EXP_HIGH = 710.0                   # exp of anything above overflows (log of the largest float
+#                                     is 709.78); exp(710) still has k = 1024
+_EXP_LOW = -746.0                   # exp of anything below rounds to 0 (log of half the smallest
+#                                     subnormal is -745.13)
 _SQRT2 = 1.4142135623730951
 _SMALLEST_NORMAL = 2.2250738585072014e-308
 _TWO54 = 18014398509481984.0        # 2**54, scales a subnormal argument of log to normal
 _MANTISSA = 0x000FFFFFFFFFFFFF
 _ONE_BITS = 0x3FF0000000000000
 
-# 1/n! for n = 2..13, and 1/(2n+1) for n = 1..11
-(_E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12, _E13) = (
-    1.0 / math.factorial(n) for n in range(2, 14))
-(_L3, _L5, _L7, _L9, _L11, _L13, _L15, _L17, _L19, _L21, _L23) = (
-    1.0 / n for n in range(3, 24, 2))
+# exp: exp(r) = 1 + r + r^2 (_E2 + _E3 r + ... + _E11 r^9) on |r| <= ln(2)/2, with relative
+# error below 3.7e-18 (0.03 ulp): the coefficients minimise the largest relative error of exp
+# (near 1/n!, which would need degree 13), found by weighted least squares on 400 Chebyshev
+# points iterated to the minimax weights (Lawson's algorithm) in 50-digit arithmetic
+(_E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11) = (
+    0.5000000000000011, 0.16666666666666413, 0.04166666666653026, 0.008333333333494336,
+    0.001388888894359938, 0.000198412695067794, 2.480149313455227e-05, 2.7557586262911595e-06,
+    2.763023446764578e-07, 2.5000074236309794e-08)
+# log: (2 atanh(s) - 2 s) / s = s^2 (_LG1 + _LG2 s^2 + ... + _LG7 s^12) on |s| <= 0.1716, the
+# minimax coefficients of fdlibm's e_log.c (Sun Microsystems 1993), error below 2**-58.45
+(_LG1, _LG2, _LG3, _LG4, _LG5, _LG6, _LG7) = (
+    6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01,
+    2.222219843214978396e-01, 1.818357216161805012e-01, 1.531383769920937332e-01,
+    1.479819860511658591e-01)
 
 
 @njit(inline="always", error_model="numpy", fastmath={"contract"})
 def exp(x):
     """e**x for a float64 (see the module documentation for accuracy and special values)."""
-    xc = min(max(x, _EXP_MIN), _EXP_MAX)
+    # clamped to where the result is certainly inf (x > 709.79) or 0 (x < -745.14); a NaN
+    # passes both comparisons unchanged and makes every later result NaN
+    xc = _EXP_HIGH if x > _EXP_HIGH else x
+    xc = _EXP_LOW if xc < _EXP_LOW else xc
     shifted = xc * _LOG2E + _ROUND
     k = shifted - _ROUND
     r = (xc - k * _LN2_HI) - k * _LN2_LO
     # exp(r) = 1 + (r + r^2 t(r)) with t's terms paired (Estrin's scheme): short dependency
-    # chains instead of Horner's 13 in a row; 1 is added last, so that it rounds once
+    # chains instead of Horner's 11 in a row; 1 is added last, so that it rounds once
     r2 = r * r
     r4 = r2 * r2
     t = ((_E2 + r * _E3) + r2 * (_E4 + r * _E5)) + r4 * (
-        ((_E6 + r * _E7) + r2 * (_E8 + r * _E9)) +
-        r4 * ((_E10 + r * _E11) + r2 * (_E12 + r * _E13)))
+        ((_E6 + r * _E7) + r2 * (_E8 + r * _E9)) + r4 * (_E10 + r * _E11))
     p = 1.0 + (r + r2 * t)
+    # 2**k as 2**h * 2**(k - h), h = round(k / 2): both are normal floats for every k of the
+    # clamped range (-1076 ... 1024), p * 2**h is exact, and the last product rounds once,
+    # to inf above the largest float and to a subnormal or 0 below the smallest normal one
+    half = _float_to_bits(k * 0.5 + _ROUND) - _ROUND_BITS
     ki = _float_to_bits(shifted) - _ROUND_BITS
-    top = ki > 1000                      # 2**1024 is not a float: scale by 2**(k-1), then 2
-    y = p * _bits_to_float((ki + (1022 if top else 1023)) << 52)
-    y = y * 2.0 if top else y
-    y = math.inf if x > _EXP_MAX else y
-    y = 0.0 if x < _EXP_MIN else y
-    return x if x != x else y
+    return (p * _bits_to_float((half + 1023) << 52)) * _bits_to_float((ki - half + 1023) << 52)
 
 
 @njit(inline="always", error_model="numpy", fastmath={"contract"})
@@ -122,22 +141,12 @@ def log(v):
     m = m * 0.5 if big else m
     e = e + 1 if big else e
     s = (m - 1.0) / (m + 1.0)
-    s2 = s * s
-    p = _L23
-    p = p * s2 + _L21
-    p = p * s2 + _L19
-    p = p * s2 + _L17
-    p = p * s2 + _L15
-    p = p * s2 + _L13
-    p = p * s2 + _L11
-    p = p * s2 + _L9
-    p = p * s2 + _L7
-    p = p * s2 + _L5
-    p = p * s2 + _L3
-    p = p * s2 + 1.0
+    z = s * s
+    w = z * z
+    tail = z * ((_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7))) + z * (_LG2 + w * (_LG4 + w * _LG6)))
     fe = _bits_to_float(_ROUND_BITS + e) - _ROUND    # float(e), exact for |e| < 2**51, without
     # a conversion instruction that AVX2 lacks for int64 vectors
-    y = (fe * _LN2_LO + 2.0 * s * p) + fe * _LN2_HI
+    y = (fe * _LN2_LO + (2.0 * s + s * tail)) + fe * _LN2_HI
     y = math.nan if not v > 0.0 else y
     return math.inf if v == math.inf else y
 

@@ -26,6 +26,22 @@ def test_exp_within_two_ulp():
     assert _ulps(_apply(0, x), np.exp(x)).max() <= 2.0
 
 
+def test_exp_gives_numpys_subnormal_results_and_overflows_where_numpy_does():
+    """Gradual underflow, not a flush to 0: the last rounding lands on NumPy's subnormal."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.uniform(-746.0, -708.0, 20000),
+                        [-745.2, -745.13, -745.0, -740.0, -720.0, -708.4, -708.39]])
+    got, expected = _apply(0, x), np.exp(x)
+    assert (expected[:20000] > 0).any() and (expected[:20000] < 2.2250738585072014e-308).any()
+    # one unit of the subnormals' spacing, 5e-324, at most
+    assert np.abs(got - expected).max() <= np.spacing(0.0)
+    top = np.concatenate([rng.uniform(709.0, 709.78, 2000),
+                          np.nextafter(709.782712893384, [-np.inf, np.inf])])
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(np.isinf(_apply(0, top)), np.isinf(np.exp(top)))
+        assert _ulps(_apply(0, top[:-1]), np.exp(top[:-1])).max() <= 2.0
+
+
 @pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
                     reason="needs a long double wider than float64 for the reference")
 def test_exp_within_one_ulp_of_the_extended_precision_value():
@@ -38,6 +54,17 @@ def test_exp_within_one_ulp_of_the_extended_precision_value():
     assert (error / np.spacing(expected.astype(np.float64))).max() <= 1.0
 
 
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
+                    reason="needs a long double wider than float64 for the reference")
+def test_log_within_two_ulp_of_the_extended_precision_value():
+    rng = np.random.default_rng(4)
+    v = np.concatenate([np.exp(rng.uniform(-700, 700, 200000)), rng.uniform(0.7, 1.42, 200000),
+                        1.0 + rng.normal(0, 1e-10, 2000)])
+    expected = np.log(v.astype(np.longdouble))
+    error = np.abs(_apply(1, v).astype(np.longdouble) - expected)
+    assert (error / np.spacing(np.abs(expected).astype(np.float64))).max() <= 2.0
+
+
 def test_log_within_two_ulp_including_subnormals():
     rng = np.random.default_rng(1)
     v = np.concatenate([np.exp(rng.uniform(-700, 700, 20000)), rng.uniform(0.5, 2.0, 20000),
@@ -47,8 +74,8 @@ def test_log_within_two_ulp_including_subnormals():
 
 
 def test_special_values():
-    exp = _apply(0, np.array([0.0, np.nan, np.inf, -np.inf, 800.0, -800.0]))
-    np.testing.assert_array_equal(exp, [1.0, np.nan, np.inf, 0.0, np.inf, 0.0])
+    exp = _apply(0, np.array([0.0, np.nan, np.inf, -np.inf, 800.0, -800.0, 1e308, -1e308, -np.nan]))
+    np.testing.assert_array_equal(exp, [1.0, np.nan, np.inf, 0.0, np.inf, 0.0, np.inf, 0.0, np.nan])
     log = _apply(1, np.array([1.0, 0.0, -1.0, np.nan, np.inf]))
     np.testing.assert_array_equal(log, [0.0, np.nan, np.nan, np.nan, np.inf])
 
