@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _stop
 from . import io as fio
 from ._carry import carried, read_leadfield, read_leadfield_and_sensors, sensor_parameters
 from ._validation import check_int, compiled_all_finite
@@ -132,10 +133,12 @@ class Progress:
 
 
 def _blocks(data: fio.InputArray, chunk: int):
-    """``(batch, start, stop)`` over the input, batch-major then time."""
+    """``(batch, start, stop)`` over the input, batch-major then time; each chunk first raises
+    a stop the command line recorded (:mod:`fwdmodels._stop`)."""
     batches = [None] if data.n_batch is None else range(data.n_batch)
     for b in batches:
         for start in range(0, data.n_times, chunk):
+            _stop.check()
             yield b, start, min(start + chunk, data.n_times)
 
 

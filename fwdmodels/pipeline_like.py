@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import _stop
 from . import io as fio
 from .errors import FwdModelsError
 from .hemodynamics.balloon import initial_state
@@ -76,6 +77,7 @@ def _like_chunks(data, lp, chunk: int, unit, out, bar) -> None:
         state = initial_state(lp.init, lp.plan.params.member(b), (data.n_regions,), None)
         row = 0
         for start in range(0, used, chunk):
+            _stop.check()
             stop = min(start + chunk, used)
             block = data.read(start + lp.skip, stop + lp.skip, b)
             _check_block(block, start + lp.skip, b, data.path)

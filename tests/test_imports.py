@@ -18,7 +18,8 @@ import fwdmodels
 ROOT = Path(fwdmodels.__file__).parent
 IO = "fwdmodels.io"
 #: What io may use outside itself: the base of the package, below every layer.
-BASE = {"fwdmodels.errors", "fwdmodels.units", "fwdmodels._validation"}
+BASE = {"fwdmodels.errors", "fwdmodels.units", "fwdmodels._validation",
+        "fwdmodels._stop"}
 #: The layers, highest first (the README's architecture section); a module belongs to the
 #: first whose prefix it starts with. The package's ``__init__``, which gathers the public
 #: API of every layer in one namespace, stands outside them.
@@ -31,7 +32,7 @@ LAYERS = (
     ("models and files", ("fwdmodels.hemodynamics", "fwdmodels.leadfield", "fwdmodels.io")),
     ("foundations", ("fwdmodels.units", "fwdmodels.errors", "fwdmodels._validation",
                      "fwdmodels._numba", "fwdmodels._vecmath", "fwdmodels._finite",
-                     "fwdmodels._version")),
+                     "fwdmodels._stop", "fwdmodels._version")),
 )
 
 

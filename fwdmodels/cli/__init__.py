@@ -28,6 +28,7 @@ import sys
 import traceback
 import warnings
 
+from .. import _stop
 from ..errors import FwdModelsError, MissingDependencyError
 from .flags import command_parsers, flag_table, to_flags
 from .parser import EXIT_USER, build_parser
@@ -50,12 +51,21 @@ def _one_line(text) -> str:
 
 
 def _on_stop_signal(signum, frame):
+    # Recorded as well as raised: an exception raised while a finaliser or a weak-reference
+    # callback runs is lost, and the recorded stop raises it again at the next chunk and
+    # before an output is moved into place (fwdmodels._stop).
+    _stop.request(signum)
     raise KeyboardInterrupt
 
 
 def _catch_stop_signals() -> dict:
+    """Handle the stop signals, and Ctrl-C unless it is ignored (a background job's);
+    return the handlers they replace."""
     previous = {}
-    for sig in _STOP_SIGNALS:
+    signals = _STOP_SIGNALS
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signals = (signal.SIGINT,) + signals
+    for sig in signals:
         try:
             previous[sig] = signal.signal(sig, _on_stop_signal)
         except ValueError:                   # not in the main thread
@@ -152,3 +162,4 @@ def main(argv=None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        _stop.clear()

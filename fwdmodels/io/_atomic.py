@@ -21,6 +21,7 @@ import socket
 import tempfile
 from pathlib import Path
 
+from .. import _stop
 from ..errors import FwdModelsError
 
 __all__ = ["check_output_path", "atomic_path", "TEMP_SUFFIX", "temp_prefix",
@@ -152,9 +153,9 @@ def atomic_path(path, force: bool = False, suffix: str = TEMP_SUFFIX):
     The temporary name ends with ``suffix`` (a writer may need its own ending: MNE-Python's
     Raw files must end with ``raw.fif``).
 
-    If the block raises (including KeyboardInterrupt), the temporary file is deleted and
-    ``path`` is left as it was. Without ``force``, an output that appeared meanwhile is not
-    overwritten.
+    If the block raises (including KeyboardInterrupt), or the command line recorded a stop
+    signal during it (:mod:`fwdmodels._stop`), the temporary file is deleted and ``path`` is
+    left as it was. Without ``force``, an output that appeared meanwhile is not overwritten.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
@@ -168,6 +169,7 @@ def atomic_path(path, force: bool = False, suffix: str = TEMP_SUFFIX):
     tmp = Path(tmp)
     try:
         yield tmp
+        _stop.check()                # a stop whose exception was lost still discards the file
         os.chmod(tmp, 0o666 & ~_umask())
         if force:
             os.replace(tmp, path)

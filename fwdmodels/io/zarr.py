@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _stop
 from ..errors import FwdModelsError, optional_import
 from ._atomic import TEMP_SUFFIX, _umask, check_output_path, remove_stale_parts, temp_prefix
 from ._zarr_store import ZarrView, zarr_module
@@ -96,8 +97,9 @@ def open_dask(path, key: str | None = None, time_axis: int | None = None,
 def atomic_store(path, force: bool = False):
     """Yield a temporary directory next to ``path``; on success rename it to ``path``.
 
-    If the block raises (KeyboardInterrupt too), the temporary store is deleted and ``path``
-    is left as it was. Without ``force`` an existing ``path`` is never replaced; with it, the
+    If the block raises (KeyboardInterrupt too), or the command line recorded a stop signal
+    during it (:mod:`fwdmodels._stop`), the temporary store is deleted and ``path`` is left
+    as it was. Without ``force`` an existing ``path`` is never replaced; with it, the
     old store is moved aside, the new one renamed in, and the old one deleted.
     """
     path = Path(path)
@@ -110,6 +112,7 @@ def atomic_store(path, force: bool = False):
                              f"({exc.strerror}); choose another `output` path") from None
     try:
         yield tmp
+        _stop.check()                # a stop whose exception was lost still discards the store
         os.chmod(tmp, 0o777 & ~_umask())
         _move_store(tmp, path, force)
     except BaseException:
