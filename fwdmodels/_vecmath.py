@@ -9,30 +9,35 @@ handled by reinterpreting the bits of a float64, they compile to SIMD code.
 Both are compiled with the ``contract`` fastmath flag, as the kernels that inline them are:
 a product and a sum may be fused into one multiply-add (in the polynomials, and in the
 reduction ``x - k ln2_hi``, exact either way). Accuracy, as compiled (checked in
-``tests/test_vecmath.py``): ``exp`` within 1 ulp of the exact value on its whole finite
-range, subnormal results included, and ``log`` within 2 ulp on every positive float,
-subnormal arguments included. Special values behave as in NumPy: ``exp(nan) = nan``,
-``exp(x > 709.78) = inf``, ``exp(-inf) = 0``; ``log(x <= 0) = nan`` (NumPy gives -inf at 0),
-``log(inf) = inf``, ``log(nan) = nan``. ``exp(0.0) == 1.0`` and ``log(1.0) == 0.0`` exactly,
-which keeps the model's rest state exact. ``exp`` has no select for its special values
+``tests/test_vecmath.py`` against long double): ``exp`` within 1.1 ulp of the exact value on
+its whole finite range, subnormal results included (the worst found, 1.054 ulp, where the
+reduced result is just above sqrt(1/2) and ``1 + (...)`` rounds at half the result's
+spacing; a few inputs in 10^5 there exceed 1 ulp), and ``log`` within 1 ulp on every
+positive float, subnormal arguments included (the worst found 0.87). Special values behave
+as in NumPy: ``exp(nan) = nan``, ``exp(x > 709.78) = inf``, ``exp(-inf) = 0``;
+``log(x <= 0) = nan`` (NumPy gives -inf at 0), ``log(inf) = inf``, ``log(nan) = nan``.
+``exp(0.0) == 1.0`` and ``log(1.0) == 0.0`` exactly, which keeps the model's rest state
+exact. ``exp`` has no select for its special values
 beyond clamping its argument (the selects cost a quarter of its time in a vector loop): NaN,
 overflow and underflow come out right through the arithmetic itself.
 
 Method: ``exp(x) = 2**k * exp(r)`` with ``k = round(x / ln 2)``, ``r = x - k ln 2`` computed
 with ln 2 split in two parts (Cody & Waite 1980), and ``exp(r)`` by a polynomial of degree
-11 (``|r| <= ln(2)/2``, relative error below 3.7e-18; the Taylor series needs degree 13), its
+11 (``|r| <= ln(2)/2``, relative error below 5.9e-18; the Taylor series needs degree 13), its
 terms paired by Estrin's scheme (the powers ``r^2, r^4`` multiply pairs evaluated side by
 side, so the chain of dependent operations is short; Horner's rule makes it 22 long and the
 loops wait on it) with the
 leading 1 added last; ``2**k`` is applied as two powers of two, so that every ``k`` from
 gradual underflow to overflow needs no special case. ``log(v) = e ln 2 + log(m)`` with
 ``v = m 2**e``, ``m`` in [sqrt(1/2), sqrt(2)), and ``log(m) = 2 atanh(s)``,
-``s = (m - 1)/(m + 1)``, ``|s| <= 0.1716``, as ``2 s + s R(s^2)`` with fdlibm's minimax
-polynomial ``R`` of degree 7 in ``s^2`` (the odd Taylor series needs degree 11 for the same
-accuracy), evaluated by Estrin's scheme.
+``s = f/(2 + f)``, ``f = m - 1``, ``|s| <= 0.1716``: ``2 atanh(s) = 2 s + s R(s^2)`` with
+fdlibm's minimax polynomial ``R`` of degree 7 in ``s^2`` (the odd Taylor series needs degree
+11 for the same accuracy), evaluated by Estrin's scheme, and summed as fdlibm does,
+``f - (f^2/2 - s (f^2/2 + R))``, which keeps the rounding of ``s`` out of the leading terms.
 
 References: W. J. Cody and W. Waite (1980), Software Manual for the Elementary Functions;
-fdlibm 5.3, ``e_log.c`` (Sun Microsystems, 1993), for the coefficients of ``R``.
+fdlibm 5.3, ``e_log.c`` (Sun Microsystems, 1993), for ``R``'s coefficients and the order of
+the final sum.
 """
 
 from __future__ import annotations
@@ -89,13 +94,15 @@ _MANTISSA = 0x000FFFFFFFFFFFFF
 _ONE_BITS = 0x3FF0000000000000
 
 # exp: exp(r) = 1 + r + r^2 (_E2 + _E3 r + ... + _E11 r^9) on |r| <= ln(2)/2, with relative
-# error below 3.7e-18 (0.03 ulp): the coefficients minimise the largest relative error of exp
-# (near 1/n!, which would need degree 13), found by weighted least squares on 400 Chebyshev
-# points iterated to the minimax weights (Lawson's algorithm) in 50-digit arithmetic
+# error below 5.9e-18 (0.05 ulp) as these float64 values give it (the Taylor series needs
+# degree 13 for as much). _E2 = 1/2 exactly (a rounded _E2 alone would cost 1e-17); the others
+# minimise the largest relative error of exp, found by weighted least squares on 300 Chebyshev
+# points iterated to the minimax weights (Lawson's algorithm) in 50-digit arithmetic, and the
+# error was checked with them rounded, on 40,001 points
 (_E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11) = (
-    0.5000000000000011, 0.16666666666666413, 0.04166666666653026, 0.008333333333494336,
-    0.001388888894359938, 0.000198412695067794, 2.480149313455227e-05, 2.7557586262911595e-06,
-    2.763023446764578e-07, 2.5000074236309794e-08)
+    0.5, 0.16666666666666433, 0.04166666666660399, 0.008333333333499927, 0.0013888888926780044,
+    0.0001984126946641069, 2.4801508705163346e-05, 2.7557640750843303e-06,
+    2.762517703523413e-07, 2.497839604209861e-08)
 # log: (2 atanh(s) - 2 s) / s = s^2 (_LG1 + _LG2 s^2 + ... + _LG7 s^12) on |s| <= 0.1716, the
 # minimax coefficients of fdlibm's e_log.c (Sun Microsystems 1993), error below 2**-58.45
 (_LG1, _LG2, _LG3, _LG4, _LG5, _LG6, _LG7) = (
@@ -140,13 +147,18 @@ def log(v):
     big = m > _SQRT2
     m = m * 0.5 if big else m
     e = e + 1 if big else e
-    s = (m - 1.0) / (m + 1.0)
+    f = m - 1.0                                                   # exact
+    s = f / (2.0 + f)
     z = s * s
     w = z * z
     tail = z * ((_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7))) + z * (_LG2 + w * (_LG4 + w * _LG6)))
     fe = _bits_to_float(_ROUND_BITS + e) - _ROUND    # float(e), exact for |e| < 2**51, without
     # a conversion instruction that AVX2 lacks for int64 vectors
-    y = (fe * _LN2_LO + (2.0 * s + s * tail)) + fe * _LN2_HI
+    # log(m) = f - f^2/2 + s (f^2/2 + tail), summed in fdlibm's order: the rounding error of s
+    # is scaled by the small correction, not by the result, which stays within 1 ulp where
+    # e ln 2 and log(m) cancel (v just below sqrt(1/2))
+    half_f2 = 0.5 * f * f
+    y = fe * _LN2_HI - ((half_f2 - (s * (half_f2 + tail) + fe * _LN2_LO)) - f)
     y = math.nan if not v > 0.0 else y
     return math.inf if v == math.inf else y
 

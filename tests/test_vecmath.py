@@ -42,27 +42,35 @@ def test_exp_gives_numpys_subnormal_results_and_overflows_where_numpy_does():
         assert _ulps(_apply(0, top[:-1]), np.exp(top[:-1])).max() <= 2.0
 
 
-@pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
-                    reason="needs a long double wider than float64 for the reference")
-def test_exp_within_one_ulp_of_the_extended_precision_value():
-    """Tighter than against NumPy's own exp: the paired (Estrin) evaluation keeps one rounding
-    of the leading 1."""
+LONG_DOUBLE = pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
+                                 reason="needs a long double wider than float64 for the reference")
+
+
+def _ulps_long(got, x, func):
+    expected = func(x.astype(np.longdouble))
+    spacing = np.spacing(np.abs(expected).astype(np.float64)).astype(np.longdouble)
+    return np.abs(got.astype(np.longdouble) - expected) / spacing
+
+
+@LONG_DOUBLE
+def test_exp_within_1_1_ulp_of_the_extended_precision_value_where_it_is_hardest():
+    """Uniform inputs, and inputs whose reduced result lies just above sqrt(1/2), where
+    ``1 + (...)`` rounds at half the result's spacing (the largest errors are there)."""
     rng = np.random.default_rng(2)
-    x = np.concatenate([rng.uniform(-708, 709.7, 200000), rng.uniform(-0.35, 0.35, 200000)])
-    expected = np.exp(x.astype(np.longdouble))
-    error = np.abs(_apply(0, x).astype(np.longdouble) - expected)
-    assert (error / np.spacing(expected.astype(np.float64))).max() <= 1.0
+    k = rng.integers(-1020, 1020, 1_000_000)
+    x = np.concatenate([rng.uniform(-708, 709.7, 200000), rng.uniform(-0.35, 0.35, 200000),
+                        (k + 0.5) * np.log(2.0) + rng.uniform(0.0, 0.03, k.size)])
+    assert _ulps_long(_apply(0, x), x, np.exp).max() <= 1.1
 
 
-@pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
-                    reason="needs a long double wider than float64 for the reference")
-def test_log_within_two_ulp_of_the_extended_precision_value():
+@LONG_DOUBLE
+def test_log_within_one_ulp_of_the_extended_precision_value_where_it_is_hardest():
+    """Including arguments just below sqrt(1/2), where e ln 2 and log(m) cancel."""
     rng = np.random.default_rng(4)
     v = np.concatenate([np.exp(rng.uniform(-700, 700, 200000)), rng.uniform(0.7, 1.42, 200000),
-                        1.0 + rng.normal(0, 1e-10, 2000)])
-    expected = np.log(v.astype(np.longdouble))
-    error = np.abs(_apply(1, v).astype(np.longdouble) - expected)
-    assert (error / np.spacing(np.abs(expected).astype(np.float64))).max() <= 2.0
+                        np.ldexp(rng.uniform(1.38, np.sqrt(2.0), 1_000_000), -1),
+                        1.0 + rng.normal(0, 1e-10, 2000), rng.uniform(1e-320, 2e-308, 20000)])
+    assert _ulps_long(_apply(1, v), v, np.log).max() <= 1.0
 
 
 def test_log_within_two_ulp_including_subnormals():
