@@ -382,28 +382,42 @@ def test_a_stop_whose_exception_was_lost_still_discards_the_output(tmp_path, mon
                      "--dt", "1ms", "-q"]) == 0
 
 
-def test_the_stop_handler_records_and_raises_and_ctrl_c_is_handled_only_when_not_ignored(
-        monkeypatch):
+def test_the_stop_handler_records_and_raises_and_leaves_ignored_signals_ignored(tmp_path):
     from fwdmodels import _stop
 
     with pytest.raises(KeyboardInterrupt):
         cli._on_stop_signal(signal.SIGTERM, None)
     assert _stop.requested() == signal.SIGTERM
-    _stop.clear()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a record left from before a command (a signal between two commands) does not stop it
+    np.save(tmp_path / "in.npy", np.full((50, 2), 0.2))
+    assert cli.main(["bold", str(tmp_path / "in.npy"), "-o", str(tmp_path / "o.npz"),
+                     "--dt", "1ms", "-q"]) == 0
+    assert (tmp_path / "o.npz").exists() and _stop.requested() is None
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
+        # Ctrl-C in a background job and SIGHUP under nohup are ignored: they stay ignored
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         replaced = cli._catch_stop_signals()
-        assert signal.SIGINT not in replaced                 # a background job's stays ignored
+        assert set(replaced) == {signal.SIGTERM}
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-        for sig, handler in replaced.items():
-            signal.signal(sig, handler)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is cli._on_stop_signal
+        _stop.request(signal.SIGTERM)
+        cli._restore_signals(replaced)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and _stop.requested() is None
+        # from a terminal, all three are handled, and put back afterwards
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
         replaced = cli._catch_stop_signals()
-        assert signal.getsignal(signal.SIGINT) is cli._on_stop_signal
-        for sig, handler in replaced.items():
-            signal.signal(sig, handler)
+        assert set(replaced) == {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+        assert all(signal.getsignal(sig) is cli._on_stop_signal for sig in replaced)
+        cli._restore_signals(replaced)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def test_python_m_works_without_the_script_on_path(tmp_path):

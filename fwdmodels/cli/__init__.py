@@ -58,19 +58,30 @@ def _on_stop_signal(signum, frame):
     raise KeyboardInterrupt
 
 
-def _catch_stop_signals() -> dict:
-    """Handle the stop signals, and Ctrl-C unless it is ignored (a background job's);
-    return the handlers they replace."""
-    previous = {}
-    signals = _STOP_SIGNALS
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signals = (signal.SIGINT,) + signals
-    for sig in signals:
+def _catch_stop_signals(previous: dict | None = None) -> dict:
+    """Handle Ctrl-C and the stop signals, each only where it has its default action: one
+    that is ignored stays ignored (Ctrl-C in a background job, SIGHUP under ``nohup``), and
+    one with a handler of its caller's keeps it. Each handler replaced goes into ``previous``
+    as it is replaced (so a signal arriving meanwhile loses none of them); return it."""
+    previous = {} if previous is None else previous
+    for sig in (signal.SIGINT,) + _STOP_SIGNALS:
+        default = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
         try:
-            previous[sig] = signal.signal(sig, _on_stop_signal)
+            if signal.getsignal(sig) is default:
+                previous[sig] = signal.signal(sig, _on_stop_signal)
         except ValueError:                   # not in the main thread
             break
     return previous
+
+
+def _restore_signals(previous: dict) -> None:
+    """Put back the handlers ``_catch_stop_signals`` replaced, then forget any recorded stop,
+    even if a signal arrives in between."""
+    try:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    finally:
+        _stop.clear()
 
 
 def _stdout_closed() -> bool:
@@ -137,8 +148,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     prog = f"fwdmodels {args.command}"
     flags = flag_table(command_parsers(parser, args))
-    previous = _catch_stop_signals()
+    _stop.clear()                            # nothing recorded before this command counts
+    previous = {}
     try:
+        _catch_stop_signals(previous)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
             status = args.run(args)
@@ -160,6 +173,4 @@ def main(argv=None) -> int:
     except Exception as exc:  # a bug of ours
         return _internal_error(prog, exc, getattr(args, "debug", False))
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        _stop.clear()
+        _restore_signals(previous)

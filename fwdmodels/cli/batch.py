@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _stop
 from ..errors import FwdModelsError, MissingDependencyError
 from .argtypes import axis, override, positive_int, quantity_text, reference, seed, snr_db
 from .flags import flag_table, to_flags
@@ -416,6 +417,7 @@ def _gather(client, jobs: list, args) -> list[dict]:
     by_key = {f.key: job for f, job in zip(futures, jobs)}
     results = []
     for future in as_completed(futures):
+        _stop.check()                        # a stop whose exception was lost ends the wait
         try:
             result = future.result()
         except Exception as exc:   # the worker died (e.g. killed for its memory)
