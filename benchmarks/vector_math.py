@@ -19,13 +19,9 @@ observation adds one per step), which is why these functions set the methods' sp
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _kernels():

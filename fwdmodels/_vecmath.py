@@ -17,23 +17,23 @@ positive float, subnormal arguments included (the worst found 0.87). Special val
 as in NumPy: ``exp(nan) = nan``, ``exp(x > 709.78) = inf``, ``exp(-inf) = 0``;
 ``log(x <= 0) = nan`` (NumPy gives -inf at 0), ``log(inf) = inf``, ``log(nan) = nan``.
 ``exp(0.0) == 1.0`` and ``log(1.0) == 0.0`` exactly, which keeps the model's rest state
-exact. ``exp`` has no select for its special values
-beyond clamping its argument (the selects cost a quarter of its time in a vector loop): NaN,
-overflow and underflow come out right through the arithmetic itself.
+exact. ``exp`` has no select for its special values beyond clamping its argument (the
+selects cost a quarter of its time in a vector loop): NaN, overflow and underflow come out
+right through the arithmetic itself.
 
 Method: ``exp(x) = 2**k * exp(r)`` with ``k = round(x / ln 2)``, ``r = x - k ln 2`` computed
 with ln 2 split in two parts (Cody & Waite 1980), and ``exp(r)`` by a polynomial of degree
 11 (``|r| <= ln(2)/2``, relative error below 5.9e-18; the Taylor series needs degree 13), its
 terms paired by Estrin's scheme (the powers ``r^2, r^4`` multiply pairs evaluated side by
 side, so the chain of dependent operations is short; Horner's rule makes it 22 long and the
-loops wait on it) with the
-leading 1 added last; ``2**k`` is applied as two powers of two, so that every ``k`` from
-gradual underflow to overflow needs no special case. ``log(v) = e ln 2 + log(m)`` with
-``v = m 2**e``, ``m`` in [sqrt(1/2), sqrt(2)), and ``log(m) = 2 atanh(s)``,
-``s = f/(2 + f)``, ``f = m - 1``, ``|s| <= 0.1716``: ``2 atanh(s) = 2 s + s R(s^2)`` with
-fdlibm's minimax polynomial ``R`` of degree 7 in ``s^2`` (the odd Taylor series needs degree
-11 for the same accuracy), evaluated by Estrin's scheme, and summed as fdlibm does,
-``f - (f^2/2 - s (f^2/2 + R))``, which keeps the rounding of ``s`` out of the leading terms.
+loops wait on it) with the leading 1 added last; ``2**k`` is applied as two powers of two,
+so that every ``k`` from gradual underflow to overflow needs no special case.
+``log(v) = e ln 2 + log(m)`` with ``v = m 2**e``, ``m`` in [sqrt(1/2), sqrt(2)), and
+``log(m) = 2 atanh(s)``, ``s = f/(2 + f)``, ``f = m - 1``, ``|s| <= 0.1716``:
+``2 atanh(s) = 2 s + s R(s^2)`` with fdlibm's minimax polynomial ``R`` of degree 7 in
+``s^2`` (the odd Taylor series needs degree 11 for the same accuracy), evaluated by Estrin's
+scheme, and summed as fdlibm does, ``f - (f^2/2 - s (f^2/2 + R))``, which keeps the rounding
+of ``s`` out of the leading terms.
 
 References: W. J. Cody and W. Waite (1980), Software Manual for the Elementary Functions;
 fdlibm 5.3, ``e_log.c`` (Sun Microsystems, 1993), for ``R``'s coefficients and the order of
