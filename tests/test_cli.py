@@ -382,6 +382,67 @@ def test_a_stop_whose_exception_was_lost_still_discards_the_output(tmp_path, mon
                      "--dt", "1ms", "-q"]) == 0
 
 
+@pytest.mark.parametrize("output, force, call", [("o.npz", False, "link"),
+                                                  ("o.h5", True, "replace"),
+                                                  ("o.zarr", True, "rename")])
+def test_a_stop_during_the_move_into_place_is_held_until_the_output_is_whole(
+        tmp_path, monkeypatch, capsys, output, force, call):
+    """Moving an output into place takes two system calls: a hard link, then removing the
+    temporary name; or, to replace a Zarr store, renaming the old one aside and the new one in.
+    A stop signal that arrives after the first is held until the move is complete: the
+    output is whole, nothing is left beside it, and the message names it as written."""
+    if output.endswith(".zarr"):
+        pytest.importorskip("zarr")
+    z = np.full((3000, 3), 0.2)
+    np.save(tmp_path / "in.npy", z)
+    np.save(tmp_path / "other.npy", 2 * z)
+    out = tmp_path / output
+    argv = ["bold", str(tmp_path / "in.npy"), "-o", str(out), "--dt", "1ms", "-q"]
+    assert cli.main(argv[:2] + ["-o", str(tmp_path / f"ref{out.suffix}")] + argv[4:]) == 0
+    if force:                                          # an output to replace
+        assert cli.main(["bold", str(tmp_path / "other.npy")] + argv[2:]) == 0
+        argv.append("--force")
+    real, signalled = getattr(os, call), []
+
+    def move_then_signal(src, dst, *args, **kwargs):
+        real(src, dst, *args, **kwargs)
+        if out in (Path(src), Path(dst)) and not signalled:
+            signalled.append(call)
+            cli._on_stop_signal(signal.SIGTERM, None)  # held: must not raise here
+
+    monkeypatch.setattr(os, call, move_then_signal)
+    status = cli.main(argv)
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert signalled == [call]
+    assert status == 130, err
+    assert f"interrupted; written in full before the stop: '{out}'; nothing else was " \
+           f"written and the inputs are unchanged" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["in.npy", "other.npy", output, f"ref{out.suffix}"])
+    np.testing.assert_array_equal(fio.load(out)[0], fio.load(tmp_path / f"ref{out.suffix}")[0])
+
+
+def test_the_interrupted_message_names_what_was_written():
+    from fwdmodels import _stop
+
+    _stop.begin()
+    try:
+        assert cli._what_was_written("bold") == \
+            "no output was written and the inputs are unchanged"
+        for i in range(7):
+            _stop.wrote(f"out/{i}.npz")
+        said = cli._what_was_written("batch")
+        assert said.startswith("written in full before the stop: 'out/0.npz', 'out/1.npz', "
+                               "'out/2.npz', 'out/3.npz', 'out/4.npz' and 2 more; nothing "
+                               "else was written; files being processed when the stop came")
+    finally:
+        _stop.end()
+    assert _stop.written() == []
+    _stop.wrote("outside/a/command.npz")               # a library call keeps no list
+    assert _stop.written() == []
+
+
 def test_the_stop_handler_records_and_raises_and_leaves_ignored_signals_ignored(tmp_path):
     from fwdmodels import _stop
 

@@ -54,8 +54,11 @@ def _on_stop_signal(signum, frame):
     # Recorded as well as raised: an exception raised while a finaliser or a weak-reference
     # callback runs is lost, and the recorded stop raises it again at the next chunk and
     # before an output is moved into place (fwdmodels._stop).
+    # While an output is being moved into place the stop is only recorded, and raised once
+    # the move is complete (fwdmodels._stop.held).
     _stop.request(signum)
-    raise KeyboardInterrupt
+    if not _stop.holding():
+        raise KeyboardInterrupt
 
 
 def _catch_stop_signals(previous: dict | None = None) -> dict:
@@ -81,7 +84,22 @@ def _restore_signals(previous: dict) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     finally:
-        _stop.clear()
+        _stop.end()
+
+
+def _what_was_written(command: str, shown: int = 5) -> str:
+    """The end of the message of an interrupted command: which outputs were written whole."""
+    done = _stop.written()
+    if not done:
+        said = "no output was written"
+    else:
+        names = ", ".join(f"'{p}'" for p in done[:shown])
+        more = f" and {len(done) - shown} more" if len(done) > shown else ""
+        said = f"written in full before the stop: {names}{more}; nothing else was written"
+    if command == "batch":
+        said += ("; files being processed when the stop came may have been finished by their "
+                 "workers (an output that exists is whole)")
+    return said + " and the inputs are unchanged"
 
 
 def _stdout_closed() -> bool:
@@ -148,7 +166,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     prog = f"fwdmodels {args.command}"
     flags = flag_table(command_parsers(parser, args))
-    _stop.clear()                            # nothing recorded before this command counts
+    _stop.begin()                            # nothing recorded before this command counts
     previous = {}
     try:
         _catch_stop_signals(previous)
@@ -162,8 +180,7 @@ def main(argv=None) -> int:
         print(f"{prog}: error: {to_flags(_one_line(exc), flags)}", file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; no output was written and the inputs are unchanged",
-              file=sys.stderr)
+        print(f"{prog}: interrupted; {_what_was_written(args.command)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except MemoryError:
         print(f"{prog}: error: out of memory; use a smaller --chunk-size", file=sys.stderr)

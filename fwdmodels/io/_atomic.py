@@ -155,7 +155,10 @@ def atomic_path(path, force: bool = False, suffix: str = TEMP_SUFFIX):
 
     If the block raises (including KeyboardInterrupt), or the command line recorded a stop
     signal during it (:mod:`fwdmodels._stop`), the temporary file is deleted and ``path`` is
-    left as it was. Without ``force``, an output that appeared meanwhile is not overwritten.
+    left as it was. A stop signal that arrives while the file is being moved into place is
+    held until the move is complete, then raised: ``path`` is whole or as it was, and the
+    command line lists it as written. Without ``force``, an output that appeared meanwhile is
+    not overwritten.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
@@ -171,10 +174,12 @@ def atomic_path(path, force: bool = False, suffix: str = TEMP_SUFFIX):
         yield tmp
         _stop.check()                # a stop whose exception was lost still discards the file
         os.chmod(tmp, 0o666 & ~_umask())
-        if force:
-            os.replace(tmp, path)
-        else:
-            _move_no_clobber(tmp, path)
+        with _stop.held():           # a stop during the move is raised once it is complete
+            if force:
+                os.replace(tmp, path)
+            else:
+                _move_no_clobber(tmp, path)
+            _stop.wrote(path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()

@@ -126,24 +126,59 @@ def _exists_error(path) -> FwdModelsError:
 
 
 def _move_store(tmp: Path, path: Path, force: bool) -> None:
-    old = None
-    if os.path.lexists(path):
-        if not force:
-            raise _exists_error(path)
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".fwdmodels-old",
-                                    dir=path.parent if str(path.parent) else Path(".")))
-        os.rename(path, old / "store")
+    """Rename the finished store ``tmp`` to ``path``; with ``force``, replace what is there.
+
+    The old store is first renamed aside, to ``.NAME.*.fwdmodels-old`` next to ``path``, and
+    renamed back if the new one cannot be moved in. A stop signal is held meanwhile
+    (:func:`fwdmodels._stop.held`), so the old store is never left aside by a stop. Once
+    the new store is in place, the old one becomes a temporary directory of this process
+    (a name that :func:`~fwdmodels.io._atomic.remove_stale_parts` removes once the process is
+    gone), then is deleted. Only a process killed outright (SIGKILL) between the two renames
+    leaves the old store aside; its ``.fwdmodels-old`` name is never removed automatically.
+    """
+    directory = path.parent if str(path.parent) else Path(".")
+    old = garbage = None
     try:
-        os.rename(tmp, path)     # refuses a non-empty directory that appeared meanwhile
+        with _stop.held():
+            if os.path.lexists(path):
+                if not force:
+                    raise _exists_error(path)
+                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".fwdmodels-old",
+                                            dir=directory))
+                os.rename(path, old / "store")
+            try:
+                os.rename(tmp, path)     # refuses a non-empty directory that appeared meanwhile
+            except OSError:
+                if old is not None:
+                    os.rename(old / "store", path)
+                    os.rmdir(old)
+                    old = None
+                if os.path.lexists(path):
+                    raise _exists_error(path) from None
+                raise
+            _stop.wrote(path)
+            if old is not None:
+                garbage = _as_part(old, path, directory)
+    finally:
+        if garbage is not None:
+            shutil.rmtree(garbage, ignore_errors=True)
+
+
+def _as_part(old: Path, path: Path, directory: Path) -> Path:
+    """Move folder ``old`` into a temporary folder of this process; return the folder to delete.
+
+    ``old`` itself is returned if the move cannot be made."""
+    try:
+        part = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=directory))
     except OSError:
-        if old is not None:
-            os.rename(old / "store", path)
-            shutil.rmtree(old, ignore_errors=True)
-        if os.path.lexists(path):
-            raise _exists_error(path) from None
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        return old
+    try:
+        os.rename(old, part / "old")
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.rmdir(part)
+        return old
+    return part
 
 
 def _chunks(shape: tuple, dtype: np.dtype) -> tuple:
