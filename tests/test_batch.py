@@ -131,6 +131,17 @@ def test_bad_options_raise_before_any_work(sims, tmp_path):
         batch.run(_args(str(folder / "s0.npz"), str(tmp_path / "s0.npy"), "--model", "bold",
                         *base))
     assert not out.exists()
+    # --report: checked before the work, not written over an input or an output
+    one = [str(folder / "s0.npz"), "--model", "bold", *base, "--report"]
+    for report, message in [(tmp_path / "no" / "r.json", "does not exist or is not writable"),
+                            (tmp_path, "is a directory"),
+                            (folder / "s0.npz", r"is an input of this batch \('"),
+                            (out / "s0.npz", r"is an output of this batch \('")]:
+        with pytest.raises(FwdModelsError, match=f"--report '.*' {message}"):
+            batch.run(_args(*one, str(report)))
+    assert not out.exists()
+    jobs, _ = batch._plan(_args(*one, str(out / "report.json")))   # in the folder to be made
+    assert [job["output"] for job in jobs] == [str(out / "s0.npz")]
     with pytest.raises(SystemExit):
         _args(str(folder / "s0.npz"), "--model", "bold", "-o", "x", "--workers", "2",
               "--scheduler", "tcp://127.0.0.1:1")

@@ -244,10 +244,38 @@ def _plan(args) -> tuple[list[dict], Path]:
         taken[str(out)] = path
         jobs.append({"input": str(path), "output": str(out), "model": args.model,
                      "kwargs": kwargs, "force": bool(args.force), "expect": expect})
+    if args.report:
+        _check_report(Path(args.report).expanduser(), outdir, taken)
     return jobs, outdir
 
 
+def _check_report(report: Path, outdir: Path, taken: dict) -> None:
+    """Refuse a ``--report`` path that could not be written, before any work starts (the
+    output directory, made later, may hold it)."""
+    folder = report.parent if str(report.parent) else Path(".")
+    if report.is_dir():
+        raise FwdModelsError(f"--report '{report}' is a directory; give a file name such as "
+                             f"'{report / 'report.json'}'")
+    if folder.resolve() != outdir and (not folder.is_dir()
+                                       or not os.access(folder, os.W_OK | os.X_OK)):
+        raise FwdModelsError(f"--report '{report}': its folder '{folder}' does not exist or "
+                             f"is not writable; create it or choose another place")
+    where = report.resolve()
+    for out, source in taken.items():
+        for other, what in ((Path(out), "an output"), (Path(source), "an input")):
+            if where == other.resolve() or report.exists() and _same_file(report, other):
+                raise FwdModelsError(f"--report '{report}' is {what} of this batch "
+                                     f"('{other}'); choose another name for the report")
+
+
 # --------------------------------------------------------------------------- one file
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _same(a, b) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and \
             not isinstance(a, bool) and not isinstance(b, bool):
@@ -428,6 +456,8 @@ def _gather(client, jobs: list, args) -> list[dict]:
                       "worker": None}
         if result["error"] is not None:
             result["error"] = to_flags(result["error"], getattr(args, "flags", {}))
+        if result["status"] == "done":
+            _stop.wrote(result["output"])    # named if the run is stopped
         results.append(result)
         _print_result(result, args.quiet)
     return results
@@ -462,7 +492,10 @@ def run(args) -> int:
         results.sort(key=lambda r: r["input"])
         report = {"model": args.model, "outdir": str(outdir), "seconds": round(elapsed, 3),
                   "counts": counts, "files": results}
-        Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
+        from ..io import atomic_path
+
+        with atomic_path(Path(args.report).expanduser(), force=True) as tmp:
+            tmp.write_text(json.dumps(report, indent=1) + "\n")
     return 1 if counts["failed"] else 0
 
 
