@@ -111,6 +111,10 @@ def invalidate_stale_cache(kernel_file: str, dependencies: list[str]) -> None:
         for cached in directory.glob(f"{stem}.*.nb[ic]"):
             cached.unlink()
         directory.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(digest.hexdigest())
+        # written under another name, then renamed: processes starting together (batch
+        # workers, parallel test runs) never read a half-written stamp
+        part = directory / f"{stem}.deps-stamp.{os.getpid()}.part"
+        part.write_text(digest.hexdigest())
+        os.replace(part, stamp)
     except OSError:
         pass
