@@ -115,7 +115,10 @@ _ONE_BITS = 0x3FF0000000000000
 def exp(x):
     """e**x for a float64 (see the module documentation for accuracy and special values)."""
     # clamped to where the result is certainly inf (x > 709.79) or 0 (x < -745.14); a NaN
-    # passes both comparisons unchanged and makes every later result NaN
+    # passes both comparisons unchanged and makes every later result NaN. float(x) is nothing
+    # when compiled; run as Python, it makes a NumPy scalar a float, whose overflow to inf
+    # raises no NumPy warning
+    x = float(x)
     xc = _EXP_HIGH if x > _EXP_HIGH else x
     xc = _EXP_LOW if xc < _EXP_LOW else xc
     shifted = xc * _LOG2E + _ROUND

@@ -1,5 +1,9 @@
 """Accuracy and special values of the vectorisable exp and log used by the Numba kernels."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -86,6 +90,35 @@ def test_special_values():
     np.testing.assert_array_equal(exp, [1.0, np.nan, np.inf, 0.0, np.inf, 0.0, np.inf, 0.0, np.nan])
     log = _apply(1, np.array([1.0, 0.0, -1.0, np.nan, np.inf]))
     np.testing.assert_array_equal(log, [0.0, np.nan, np.nan, np.nan, np.inf])
+
+
+_AS_PYTHON = """
+import sys, warnings
+import numpy as np
+from fwdmodels import _vecmath
+x, v = (np.array([float(a) for a in arg.split(",")]) for arg in sys.argv[1:3])
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    print(",".join(repr(float(_vecmath.exp(value))) for value in x))
+    print(",".join(repr(float(_vecmath.log(value))) for value in v))
+"""
+
+
+def test_run_as_python_the_same_values_and_no_warning_where_exp_overflows():
+    """The Python source (numba absent, NUMBA_DISABLE_JIT) given NumPy scalars, as the kernels
+    run as Python pass them: the compiled results, and inf without NumPy's overflow warning
+    between the largest float's log (709.78) and the clamp (710)."""
+    x = np.array([709.79, 709.9, 710.0, 711.0, 1e308, -745.2, -740.0, 0.5, np.nan, -np.inf])
+    v = np.array([1e-320, 0.5, 1.0, 2.0, 1e308, np.inf, 0.0, -1.0, np.nan])
+    done = subprocess.run([sys.executable, "-c", _AS_PYTHON, ",".join(map(repr, x.tolist())),
+                           ",".join(map(repr, v.tolist()))], capture_output=True, text=True,
+                          env=dict(os.environ, NUMBA_DISABLE_JIT="1"))
+    assert done.returncode == 0, done.stderr
+    got_exp, got_log = (np.array([float(a) for a in line.split(",")])
+                        for line in done.stdout.split())
+    np.testing.assert_array_equal(got_exp, _apply(0, x))
+    np.testing.assert_array_equal(got_log, _apply(1, v))
+    assert np.isinf(got_exp[:5]).all() and got_exp[5] == 0.0 and got_exp[6] > 0.0
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="the vectorisation is a property of numba's output")
