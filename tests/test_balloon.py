@@ -177,6 +177,24 @@ def test_step_api_equals_run_and_follows_the_time_convention(method):
     assert model.x.shape == (2,) and model.q.dtype == np.float64
 
 
+def test_step_api_output_units_in_every_form_and_a_bad_unit_every_time():
+    z = np.full((20, 2), 0.4)
+    whole = simulate_bold(z, "10 ms", hemo_dt="10 ms").magnitude
+    model = BOLDSignal(in_size=2, dt="10 ms")
+    model.init_all_states()
+    for zt in z:
+        model.update(zt)
+    for unit in ("percent", fwdmodels.ureg.percent, "percent"):     # the second "percent" too
+        out = model.bold(unit)
+        assert out.units == fwdmodels.ureg.percent
+        np.testing.assert_allclose(out.magnitude, 100 * whole[-1], rtol=1e-15)
+    assert model.bold().units == fwdmodels.ureg.dimensionless
+    np.testing.assert_array_equal(model.bold().magnitude, whole[-1])
+    for _ in range(2):                                 # a refused unit is refused again
+        with pytest.raises(FwdModelsError, match=r"`unit` must be dimensionless .* got mV"):
+            model.bold("mV")
+
+
 def test_batch_equals_separate_runs():
     rng = np.random.default_rng(4)
     z = rng.uniform(0, 1, (3, 200, 2))

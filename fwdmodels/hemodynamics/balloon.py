@@ -13,6 +13,9 @@ magnitude is used.
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 from .._validation import as_float_array, check_dtype, check_finite, check_int, check_option
@@ -88,12 +91,24 @@ def initial_state(init, params, shape: tuple[int, ...], z_first: np.ndarray | No
     raise FwdModelsError(f"`init` must be 'rest', 'steady' or a dict of x, f, v, q; got {init!r}")
 
 
-def _output(values: np.ndarray, unit, dtype) -> ureg.Quantity:
+def _dimensionless(unit) -> tuple:
+    """``(pint Unit, factor from dimensionless to it)`` for an output ``unit``."""
     unit = parse_unit(unit, "unit")
     if not unit.dimensionality == ureg.dimensionless.dimensionality:
         raise FwdModelsError(f"`unit` must be dimensionless (e.g. 'dimensionless', 'percent'); "
                              f"got {unit:~}")
-    factor = ureg.Quantity(1.0, "dimensionless").to(unit).magnitude
+    return unit, float(ureg.Quantity(1.0, "dimensionless").to(unit).magnitude)
+
+
+# the same few units are asked for at every step of a step-by-step loop (BOLDSignal.bold)
+_dimensionless_cached = functools.lru_cache(maxsize=64)(_dimensionless)
+
+
+def _output(values: np.ndarray, unit, dtype) -> ureg.Quantity:
+    try:
+        unit, factor = _dimensionless_cached(unit)
+    except TypeError:                       # a unit object that cannot be a dict key
+        unit, factor = _dimensionless(unit)
     out = values * factor if factor != 1.0 else values
     return ureg.Quantity(out.astype(dtype, copy=False), unit)
 
@@ -223,9 +238,11 @@ class BOLDSignal:
 
     # ------------------------------------------------------------------ stepping
     def _as_rows(self, z, single: bool) -> np.ndarray:
-        n = int(np.prod(self.in_size))
+        n = math.prod(self.in_size)
         if single:
             array = read_neural_input(z, "z", tuple(range(len(self.in_size) + 1)))
+            if array.shape == self.in_size:
+                return array.reshape(1, n)
             try:
                 return np.broadcast_to(array, self.in_size).reshape(1, n)
             except ValueError:
