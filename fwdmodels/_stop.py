@@ -10,42 +10,47 @@ exception is raised again at the next chunk, and an output is never renamed into
 a stop.
 
 Moving an output into place takes more than one system call (a hard link, then removing the
-temporary name; or, replacing a Zarr store, two renames). A stop that arrives in the middle
-is held (:func:`held`) until the move is complete and raised then, so that an output is
-either whole or absent, never half moved; the outputs completed are listed
-(:func:`wrote`, :func:`written`) so that the command line can say which were written before
-the stop.
+temporary name; or, replacing a Zarr store, two renames). :func:`held` holds the stop signals
+meanwhile, in the command line and in any other program that calls fwdmodels: a signal that
+arrives in the middle is delivered, to whatever handler was there, once the move is complete,
+so that an output is either whole or as it was, never half moved. The outputs moved into
+place during a command are listed (:func:`wrote`, :func:`written`) so that the command line
+can say which were written before a stop.
 
-All of this is active only between :func:`begin` and :func:`end`, which the command line
-calls around a command; a library call outside it is unaffected.
+The command line calls :func:`begin` and :func:`end` around a command: both forget a recorded
+stop, and outputs are listed only between them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 
-__all__ = ["begin", "end", "request", "requested", "clear", "check", "held", "holding",
+__all__ = ["begin", "end", "request", "requested", "clear", "check", "held", "STOP_SIGNALS",
            "wrote", "written"]
+
+#: The signals that stop a run: Ctrl-C, SIGTERM, and SIGHUP (the terminal or ssh session
+#: closed), those of them this system has.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
 
 _signal: int | None = None
 _active = False
-_holds = 0
 _written: list[str] = []
 
 
 def begin() -> None:
     """Start a command: forget any earlier stop and outputs, and start keeping track."""
-    global _active, _holds
+    global _active
     clear()
-    _holds = 0
     _active = True
 
 
 def end() -> None:
     """End a command: forget its stop and its outputs."""
-    global _active, _holds
+    global _active
     _active = False
-    _holds = 0
     clear()
 
 
@@ -73,24 +78,40 @@ def check() -> None:
         raise KeyboardInterrupt(f"stopped by signal {_signal}")
 
 
-def holding() -> bool:
-    """Whether a stop signal should be recorded only, not raised (inside :func:`held`)."""
-    return _active and _holds > 0
-
-
 @contextlib.contextmanager
 def held():
-    """Hold a stop signal while the block runs, then raise it (see the module notes).
+    """Hold the stop signals while the block runs; deliver those that came once it is done.
 
-    A stop recorded before the block is raised at once, before the block starts.
+    In the main thread, each stop signal that is not ignored gets a handler that only notes
+    it; when the block ends, however it ends, the handlers that were there are put back and
+    each signal noted is raised again, so that it has the effect it would have had: an
+    exception from a Python handler (``KeyboardInterrupt``), the end of the process for one
+    whose action is the default. Python runs signal handlers in the main thread only, so a
+    block run in another thread is never interrupted and nothing needs holding there. A stop
+    recorded before the block (:func:`request`) is raised at once, before the block starts.
     """
-    global _holds
     check()
-    _holds += 1
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    saved: dict = {}
+
+    def note(signum, frame):
+        if signum not in came:
+            came.append(signum)
+
     try:
+        for sig in STOP_SIGNALS:
+            handler = signal.getsignal(sig)
+            if handler not in (signal.SIG_IGN, None):
+                saved[sig] = signal.signal(sig, note)
         yield
     finally:
-        _holds -= 1
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        for sig in came:
+            signal.raise_signal(sig)
     check()
 
 

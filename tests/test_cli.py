@@ -1,5 +1,6 @@
 """The ``fwdmodels`` command end to end, through the installed entry points (subprocess)."""
 
+import contextlib
 import hashlib
 import json
 import os
@@ -398,6 +399,19 @@ def test_a_stop_whose_exception_was_lost_still_discards_the_output(tmp_path, mon
                      "--dt", "1ms", "-q"]) == 0
 
 
+@contextlib.contextmanager
+def _signal_dispositions(**handlers):
+    """Set the handlers of the named signals for the block, whatever this test run has."""
+    saved = {name: signal.getsignal(getattr(signal, name)) for name in handlers}
+    try:
+        for name, handler in handlers.items():
+            signal.signal(getattr(signal, name), handler)
+        yield
+    finally:
+        for name, handler in saved.items():
+            signal.signal(getattr(signal, name), handler)
+
+
 @pytest.mark.parametrize("output, force, call", [("o.npz", False, "link"),
                                                   ("o.h5", True, "replace"),
                                                   ("o.zarr", True, "rename")])
@@ -405,7 +419,7 @@ def test_a_stop_during_the_move_into_place_is_held_until_the_output_is_whole(
         tmp_path, monkeypatch, capsys, output, force, call):
     """Moving an output into place takes two system calls: a hard link, then removing the
     temporary name; or, to replace a Zarr store, renaming the old one aside and the new one in.
-    A stop signal that arrives after the first is held until the move is complete: the
+    A real SIGTERM that arrives after the first is held until the move is complete: the
     output is whole, nothing is left beside it, and the message names it as written."""
     if output.endswith(".zarr"):
         pytest.importorskip("zarr")
@@ -424,10 +438,11 @@ def test_a_stop_during_the_move_into_place_is_held_until_the_output_is_whole(
         real(src, dst, *args, **kwargs)
         if out in (Path(src), Path(dst)) and not signalled:
             signalled.append(call)
-            cli._on_stop_signal(signal.SIGTERM, None)  # held: must not raise here
+            signal.raise_signal(signal.SIGTERM)       # held: must not raise here
 
     monkeypatch.setattr(os, call, move_then_signal)
-    status = cli.main(argv)
+    with _signal_dispositions(SIGTERM=signal.SIG_DFL):   # as from a shell: the CLI takes it
+        status = cli.main(argv)
     monkeypatch.undo()
     err = capsys.readouterr().err
     assert signalled == [call]
@@ -439,6 +454,61 @@ def test_a_stop_during_the_move_into_place_is_held_until_the_output_is_whole(
     np.testing.assert_array_equal(fio.load(out)[0], fio.load(tmp_path / f"ref{out.suffix}")[0])
 
 
+def test_a_library_call_holds_ctrl_c_during_the_move_too(tmp_path, monkeypatch):
+    """Outside the command line (a script, a batch worker), with Python's own Ctrl-C handler:
+    the KeyboardInterrupt comes once the store is replaced, never between the renames."""
+    pytest.importorskip("zarr")
+    from fwdmodels.io.zarr import atomic_store
+
+    out = tmp_path / "o.zarr"
+    with atomic_store(out) as tmp:
+        (tmp / "value").write_text("old")
+    real, signalled = os.rename, []
+
+    def rename_then_signal(src, dst):
+        real(src, dst)
+        if Path(src) == out and not signalled:       # the old store, just moved aside
+            signalled.append(dst)
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(os, "rename", rename_then_signal)
+    with _signal_dispositions(SIGINT=signal.default_int_handler), \
+            pytest.raises(KeyboardInterrupt):
+        with atomic_store(out, force=True) as tmp:
+            (tmp / "value").write_text("new")
+    monkeypatch.undo()
+    assert signalled
+    assert (out / "value").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.zarr"]
+
+
+_TERMINATED = """
+import os, signal, sys
+from pathlib import Path
+from fwdmodels.io import atomic_path
+out, real = Path(sys.argv[1]), os.link
+def link_then_signal(src, dst):
+    real(src, dst)
+    signal.raise_signal(signal.SIGTERM)
+os.link = link_then_signal
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+with atomic_path(out) as tmp:
+    tmp.write_text("whole")
+print("not reached")
+"""
+
+
+def test_a_signal_whose_action_is_to_end_the_process_ends_it_after_the_move(tmp_path):
+    """A held signal is delivered to the handler that was there: SIGTERM left at its default
+    ends the process, once the output is in place and its temporary name removed."""
+    done = subprocess.run([sys.executable, "-c", _TERMINATED, str(tmp_path / "o.txt")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    assert "not reached" not in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.txt"]
+    assert (tmp_path / "o.txt").read_text() == "whole"
+
+
 def test_the_interrupted_message_names_what_was_written():
     from fwdmodels import _stop
 
@@ -446,12 +516,20 @@ def test_the_interrupted_message_names_what_was_written():
     try:
         assert cli._what_was_written("bold") == \
             "no output was written and the inputs are unchanged"
+        assert cli._what_was_written("batch").startswith(
+            "no output was reported written before the stop; files being processed at that "
+            "moment may also have been finished by their workers")
         for i in range(7):
             _stop.wrote(f"out/{i}.npz")
+        assert cli._what_was_written("demo", "the error") == (
+            "written in full before the error: 'out/0.npz', 'out/1.npz', 'out/2.npz', "
+            "'out/3.npz', 'out/4.npz' and 2 more; nothing else was written and the inputs are "
+            "unchanged")
         said = cli._what_was_written("batch")
         assert said.startswith("written in full before the stop: 'out/0.npz', 'out/1.npz', "
-                               "'out/2.npz', 'out/3.npz', 'out/4.npz' and 2 more; nothing "
-                               "else was written; files being processed when the stop came")
+                               "'out/2.npz', 'out/3.npz', 'out/4.npz' and 2 more; files being "
+                               "processed at that moment may also have been finished")
+        assert said.endswith("the inputs are unchanged")
     finally:
         _stop.end()
     assert _stop.written() == []

@@ -88,6 +88,30 @@ def test_existing_store_needs_force_and_force_replaces(tmp_path):
     assert _leftovers(tmp_path) == []
 
 
+def test_a_failed_replacement_keeps_the_old_store_and_says_why(tmp_path, monkeypatch):
+    """With force, a rename that fails for another reason than an existing store (an I/O
+    error) is that error, not "already exists; pass force=True"; the old store is back."""
+    import errno
+
+    meta = fio.build_metadata("bold", "bold", "dimensionless", ["time", "region"], 1.0)
+    path = tmp_path / "o.zarr"
+    fio.save(path, "bold", np.zeros((3, 2)), metadata=meta)
+    real = os.rename
+
+    def failing_rename(src, dst):
+        if str(src).endswith(".fwdmodels-part"):           # the new store into place
+            raise OSError(errno.EIO, "Input/output error", str(dst))
+        real(src, dst)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(OSError, match="Input/output error") as caught:
+        fio.save(path, "bold", np.ones((3, 2)), metadata=meta, force=True)
+    monkeypatch.undo()
+    assert not isinstance(caught.value, FwdModelsError)
+    np.testing.assert_array_equal(fio.load(path)[0], 0.0)
+    assert _leftovers(tmp_path) == []
+
+
 def test_failed_write_leaves_nothing(tmp_path):
     meta = fio.build_metadata("bold", "bold", "dimensionless", ["time", "region"], 1.0)
     with pytest.raises(KeyboardInterrupt):

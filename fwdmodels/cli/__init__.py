@@ -40,10 +40,6 @@ EXIT_BUG, EXIT_INTERRUPTED = 1, 130
 #: A closed pipe on standard output (``| head``): 128 + SIGPIPE, what a shell reports for
 #: ``cat`` or ``ls`` in its place.
 EXIT_PIPE = 128 + int(getattr(signal, "SIGPIPE", 13))
-#: Signals that stop a run as Ctrl-C does (outputs cleaned up, exit status 130): SIGTERM, and
-#: SIGHUP, sent when the terminal or the ssh session of the run closes.
-_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
-                      if hasattr(signal, name))
 
 
 def _one_line(text) -> str:
@@ -54,11 +50,8 @@ def _on_stop_signal(signum, frame):
     # Recorded as well as raised: an exception raised while a finaliser or a weak-reference
     # callback runs is lost, and the recorded stop raises it again at the next chunk and
     # before an output is moved into place (fwdmodels._stop).
-    # While an output is being moved into place the stop is only recorded, and raised once
-    # the move is complete (fwdmodels._stop.held).
     _stop.request(signum)
-    if not _stop.holding():
-        raise KeyboardInterrupt
+    raise KeyboardInterrupt
 
 
 def _catch_stop_signals(previous: dict | None = None) -> dict:
@@ -67,7 +60,7 @@ def _catch_stop_signals(previous: dict | None = None) -> dict:
     one with a handler of its caller's keeps it. Each handler replaced goes into ``previous``
     as it is replaced (so a signal arriving meanwhile loses none of them); return it."""
     previous = {} if previous is None else previous
-    for sig in (signal.SIGINT,) + _STOP_SIGNALS:
+    for sig in _stop.STOP_SIGNALS:            # SIGTERM and SIGHUP stop a run as Ctrl-C does
         default = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
         try:
             if signal.getsignal(sig) is default:
@@ -87,18 +80,20 @@ def _restore_signals(previous: dict) -> None:
         _stop.end()
 
 
-def _what_was_written(command: str, shown: int = 5) -> str:
-    """The end of the message of an interrupted command: which outputs were written whole."""
+def _what_was_written(command: str, before: str = "the stop", shown: int = 5) -> str:
+    """The end of the message of a command that stopped early (interrupted, or a disk error):
+    which outputs were written whole ``before`` that, and that the inputs are unchanged."""
     done = _stop.written()
-    if not done:
-        said = "no output was written"
-    else:
-        names = ", ".join(f"'{p}'" for p in done[:shown])
-        more = f" and {len(done) - shown} more" if len(done) > shown else ""
-        said = f"written in full before the stop: {names}{more}; nothing else was written"
-    if command == "batch":
-        said += ("; files being processed when the stop came may have been finished by their "
-                 "workers (an output that exists is whole)")
+    names = ", ".join(f"'{p}'" for p in done[:shown])
+    more = f" and {len(done) - shown} more" if len(done) > shown else ""
+    if command == "batch":          # its workers write, and some may finish meanwhile
+        said = (f"written in full before {before}: {names}{more}" if done else
+                f"no output was reported written before {before}")
+        return said + ("; files being processed at that moment may also have been finished "
+                       "by their workers (an output that exists is whole); the inputs are "
+                       "unchanged")
+    said = (f"written in full before {before}: {names}{more}; nothing else was written" if done
+            else "no output was written")
     return said + " and the inputs are unchanged"
 
 
@@ -150,13 +145,14 @@ def _internal_error(prog: str, exc: Exception, debug: bool) -> int:
     return EXIT_BUG
 
 
-def _os_error(prog: str, exc: OSError) -> int:
+def _os_error(prog: str, command: str, exc: OSError) -> int:
     """Disk full, a file vanished, an I/O error; or the reader of standard output went away."""
     if isinstance(exc, BrokenPipeError) and _stdout_closed():
         return EXIT_PIPE                 # the reader has all it wanted: end quietly
     where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-    print(f"{prog}: error: {exc.strerror or _one_line(exc)}{where}; nothing was written; "
-          f"check the disk and the paths", file=sys.stderr)
+    print(f"{prog}: error: {exc.strerror or _one_line(exc)}{where}; "
+          f"{_what_was_written(command, 'the error')}; check the disk and the paths",
+          file=sys.stderr)
     return EXIT_USER
 
 
@@ -186,7 +182,7 @@ def main(argv=None) -> int:
         print(f"{prog}: error: out of memory; use a smaller --chunk-size", file=sys.stderr)
         return EXIT_USER
     except OSError as exc:
-        return _os_error(prog, exc)
+        return _os_error(prog, args.command, exc)
     except Exception as exc:  # a bug of ours
         return _internal_error(prog, exc, getattr(args, "debug", False))
     finally:

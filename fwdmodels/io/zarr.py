@@ -24,6 +24,7 @@ only once complete, so an existing ``.zarr`` output is always a complete one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -129,12 +130,12 @@ def _move_store(tmp: Path, path: Path, force: bool) -> None:
     """Rename the finished store ``tmp`` to ``path``; with ``force``, replace what is there.
 
     The old store is first renamed aside, to ``.NAME.*.fwdmodels-old`` next to ``path``, and
-    renamed back if the new one cannot be moved in. A stop signal is held meanwhile
-    (:func:`fwdmodels._stop.held`), so the old store is never left aside by a stop. Once
-    the new store is in place, the old one becomes a temporary directory of this process
-    (a name that :func:`~fwdmodels.io._atomic.remove_stale_parts` removes once the process is
-    gone), then is deleted. Only a process killed outright (SIGKILL) between the two renames
-    leaves the old store aside; its ``.fwdmodels-old`` name is never removed automatically.
+    renamed back if the new one cannot be moved in. The stop signals are held meanwhile
+    (:func:`fwdmodels._stop.held`), so a stop never leaves the old store aside. Once the new
+    store is in place, the old one becomes a temporary folder of this process (a name that
+    :func:`~fwdmodels.io._atomic.remove_stale_parts` removes once the process is gone), then
+    is deleted. Only a process killed outright (SIGKILL) between the two renames leaves the
+    old store aside, under its ``.fwdmodels-old`` name, which nothing removes.
     """
     directory = path.parent if str(path.parent) else Path(".")
     old = garbage = None
@@ -145,15 +146,20 @@ def _move_store(tmp: Path, path: Path, force: bool) -> None:
                     raise _exists_error(path)
                 old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".fwdmodels-old",
                                             dir=directory))
-                os.rename(path, old / "store")
+                try:
+                    os.rename(path, old / "store")
+                except OSError:
+                    os.rmdir(old)
+                    raise
             try:
                 os.rename(tmp, path)     # refuses a non-empty directory that appeared meanwhile
-            except OSError:
+            except OSError as exc:
                 if old is not None:
                     os.rename(old / "store", path)
                     os.rmdir(old)
                     old = None
-                if os.path.lexists(path):
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or \
+                        not force and os.path.lexists(path):
                     raise _exists_error(path) from None
                 raise
             _stop.wrote(path)
