@@ -131,17 +131,27 @@ def test_bad_options_raise_before_any_work(sims, tmp_path):
         batch.run(_args(str(folder / "s0.npz"), str(tmp_path / "s0.npy"), "--model", "bold",
                         *base))
     assert not out.exists()
-    # --report: checked before the work, not written over an input or an output
+    # --report: checked before the work, never written over a file the batch reads or writes
     one = [str(folder / "s0.npz"), "--model", "bold", *base, "--report"]
-    for report, message in [(tmp_path / "no" / "r.json", "does not exist or is not writable"),
-                            (tmp_path, "is a directory"),
-                            (folder / "s0.npz", r"is an input of this batch \('"),
-                            (out / "s0.npz", r"is an output of this batch \('")]:
+    (tmp_path / "p.json").write_text('{"kappa": 0.6}')
+    for report, extra, message in [
+            (tmp_path / "no" / "r.json", [], "does not exist or is not writable"),
+            (tmp_path, [], "is a directory"),
+            (out, [], "is a directory"),
+            (folder / "s0.npz", [], r"is a file this batch reads \('"),
+            (tmp_path / "p.json", ["--params", str(tmp_path / "p.json")],
+             r"is a file this batch reads \('.*p.json'\)"),
+            (out / "s0.npz", [], r"is an output \('"),
+            (out / "s0.zarr" / "zarr.json", ["--format", "zarr"], r"is inside an output \(")]:
         with pytest.raises(FwdModelsError, match=f"--report '.*' {message}"):
-            batch.run(_args(*one, str(report)))
-    assert not out.exists()
-    jobs, _ = batch._plan(_args(*one, str(out / "report.json")))   # in the folder to be made
-    assert [job["output"] for job in jobs] == [str(out / "s0.npz")]
+            batch.run(_args(*one, str(report), *extra))
+    assert not out.exists() and (tmp_path / "p.json").read_text() == '{"kappa": 0.6}'
+    new = tmp_path / "new" / "out"
+    for report in (new / "report.json", new.parent / "report.json"):    # folders -o makes
+        jobs, _ = batch._plan(_args(*one[:3], "-o", str(new), "--workers", "1", "--report",
+                                    str(report)))
+        assert [job["output"] for job in jobs] == [str(new / "s0.npz")]
+    assert not new.parent.exists()
     with pytest.raises(SystemExit):
         _args(str(folder / "s0.npz"), "--model", "bold", "-o", "x", "--workers", "2",
               "--scheduler", "tcp://127.0.0.1:1")

@@ -245,27 +245,34 @@ def _plan(args) -> tuple[list[dict], Path]:
         jobs.append({"input": str(path), "output": str(out), "model": args.model,
                      "kwargs": kwargs, "force": bool(args.force), "expect": expect})
     if args.report:
-        _check_report(Path(args.report).expanduser(), outdir, taken)
+        _check_report(Path(args.report).expanduser(), outdir, taken, args)
     return jobs, outdir
 
 
-def _check_report(report: Path, outdir: Path, taken: dict) -> None:
-    """Refuse a ``--report`` path that could not be written, before any work starts (the
-    output directory, made later, may hold it)."""
-    folder = report.parent if str(report.parent) else Path(".")
-    if report.is_dir():
+def _check_report(report: Path, outdir: Path, taken: dict, args) -> None:
+    """Refuse a ``--report`` path that could not be written, or that is a file the batch
+    reads or writes, before any work starts. Its folder may be the output directory or one
+    that making the output directory makes."""
+    folder = (report.parent if str(report.parent) else Path(".")).resolve()
+    where = report.resolve()
+    if report.is_dir() or where == outdir:
         raise FwdModelsError(f"--report '{report}' is a directory; give a file name such as "
                              f"'{report / 'report.json'}'")
-    if folder.resolve() != outdir and (not folder.is_dir()
-                                       or not os.access(folder, os.W_OK | os.X_OK)):
+    files = [(Path(out), "an output") for out in taken]
+    files += [(Path(source), "a file this batch reads") for source in taken.values()]
+    files += [(Path(value), "a file this batch reads")
+              for value in (getattr(args, "params", None), getattr(args, "leadfield", None))
+              if value and Path(value).exists()]
+    for other, what in files:
+        same = where == other.resolve() or report.exists() and _same_file(report, other)
+        inside = other.suffix.lower() == ".zarr" and where.is_relative_to(other.resolve())
+        if same or inside:
+            raise FwdModelsError(f"--report '{report}' is {what if same else 'inside ' + what} "
+                                 f"('{other}'); choose another name for the report")
+    made = not folder.exists() and (folder == outdir or folder in outdir.parents)
+    if not made and (not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK)):
         raise FwdModelsError(f"--report '{report}': its folder '{folder}' does not exist or "
                              f"is not writable; create it or choose another place")
-    where = report.resolve()
-    for out, source in taken.items():
-        for other, what in ((Path(out), "an output"), (Path(source), "an input")):
-            if where == other.resolve() or report.exists() and _same_file(report, other):
-                raise FwdModelsError(f"--report '{report}' is {what} of this batch "
-                                     f"('{other}'); choose another name for the report")
 
 
 # --------------------------------------------------------------------------- one file
