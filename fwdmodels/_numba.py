@@ -114,7 +114,10 @@ def invalidate_stale_cache(kernel_file: str, dependencies: list[str]) -> None:
         # written under another name, then renamed: processes starting together (batch
         # workers, parallel test runs) never read a half-written stamp
         part = directory / f"{stem}.deps-stamp.{os.getpid()}.part"
-        part.write_text(digest.hexdigest())
-        os.replace(part, stamp)
+        try:
+            part.write_text(digest.hexdigest())
+            os.replace(part, stamp)
+        finally:
+            part.unlink(missing_ok=True)
     except OSError:
         pass

@@ -100,15 +100,13 @@ def _dimensionless(unit) -> tuple:
     return unit, float(ureg.Quantity(1.0, "dimensionless").to(unit).magnitude)
 
 
-# the same few units are asked for at every step of a step-by-step loop (BOLDSignal.bold)
-_dimensionless_cached = functools.lru_cache(maxsize=64)(_dimensionless)
+# the same few units are asked for at every step of a step-by-step loop (BOLDSignal.bold);
+# only names are kept: unit objects of different registries compare as errors
+_dimensionless_named = functools.lru_cache(maxsize=64)(_dimensionless)
 
 
 def _output(values: np.ndarray, unit, dtype) -> ureg.Quantity:
-    try:
-        unit, factor = _dimensionless_cached(unit)
-    except TypeError:                       # a unit object that cannot be a dict key
-        unit, factor = _dimensionless(unit)
+    unit, factor = (_dimensionless_named if isinstance(unit, str) else _dimensionless)(unit)
     out = values * factor if factor != 1.0 else values
     return ureg.Quantity(out.astype(dtype, copy=False), unit)
 
@@ -242,7 +240,9 @@ class BOLDSignal:
         if single:
             array = read_neural_input(z, "z", tuple(range(len(self.in_size) + 1)))
             if array.shape == self.in_size:
-                return array.reshape(1, n)
+                rows = array.reshape(1, n)
+                rows.flags.writeable = False         # a view of the caller's sample
+                return rows
             try:
                 return np.broadcast_to(array, self.in_size).reshape(1, n)
             except ValueError:
