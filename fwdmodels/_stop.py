@@ -96,10 +96,17 @@ def held():
         return
     came: list[int] = []
     saved: dict = {}
+    done = []
 
     def note(signum, frame):
-        if signum not in came:
-            came.append(signum)
+        if not done:
+            if signum not in came:
+                came.append(signum)
+            return
+        # the block has ended but this handler is still in place (a signal's exception cut
+        # the putting back short): put the one that was there back, and give it the signal
+        signal.signal(signum, saved[signum])
+        signal.raise_signal(signum)
 
     try:
         for sig in STOP_SIGNALS:
@@ -108,6 +115,7 @@ def held():
                 saved[sig] = signal.signal(sig, note)
         yield
     finally:
+        done.append(True)
         for sig, handler in saved.items():
             signal.signal(sig, handler)
         for sig in came:

@@ -482,6 +482,27 @@ def test_a_library_call_holds_ctrl_c_during_the_move_too(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.zarr"]
 
 
+def test_a_holding_handler_left_in_place_passes_the_signal_on():
+    """If an exception cuts short the putting back of the handlers, the holding one left in
+    place acts as the one it replaced: puts it back, and gives it the signal."""
+    from fwdmodels import _stop
+
+    with _signal_dispositions(SIGINT=signal.default_int_handler):
+        reached = []
+        with pytest.raises(KeyboardInterrupt):        # raised once the block is done
+            with _stop.held():
+                left = signal.getsignal(signal.SIGINT)
+                assert left is not signal.default_int_handler
+                left(signal.SIGINT, None)              # noted, not raised, while held
+                reached.append(True)
+        assert reached
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, left)            # as if putting back had been cut short
+        with pytest.raises(KeyboardInterrupt):
+            left(signal.SIGINT, None)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 _TERMINATED = """
 import os, signal, sys
 from pathlib import Path
