@@ -17,7 +17,9 @@ with the largest difference between the two versions' BOLD outputs as a fraction
 
 The cases are the ones whose speed the project promises (``benchmarks/run.py`` has the whole
 table and the peers): Heun and RK4 at a 1-ms input step, the default split method at a 0.1-ms
-step with one row per input sample and at a 2-s TR, each on one thread and on all of them.
+step with one row per input sample and at a 2-s TR, each on one thread and on all of them;
+and the step-by-step API (``BOLDSignal.update`` then ``.bold`` for each of 2,000 samples),
+whose cost is mostly Python's, not the kernels'.
 The first compilation of each tree is timed as well, with its cache emptied beforehand.
 """
 
@@ -46,7 +48,11 @@ CASES = {
     "rk4, 1 ms": (dict(method="rk4"), 1e-3, "steps"),
     "split, 0.1 ms, every sample": (dict(method="split"), 1e-4, "fast_steps"),
     "split, 0.1 ms, TR 2 s": (dict(method="split", tr="2 s"), 1e-4, "fast_steps"),
+    # BOLDSignal.update and .bold once per sample, as the seed documentation's loop does
+    "update and bold, 1 ms": (dict(step_by_step=True), 1e-3, "steps"),
 }
+#: Samples of the step-by-step case (a Python loop: about 0.2 ms per sample on 90 regions).
+STEP_SAMPLES = 2000
 
 
 # --------------------------------------------------------------------------- the worker
@@ -63,6 +69,14 @@ def worker(sizes: dict, outdir: Path, tag: str) -> None:
         key = (dt, length)
         if key not in inputs:
             inputs[key] = make_input(sizes[length], sizes["regions"], dt)
+        if options.get("step_by_step"):
+            model = fwdmodels.BOLDSignal(sizes["regions"], f"{dt!r} s", backend="numba")
+            model.init_all_states()
+            rows = []
+            for zt in inputs[key][:STEP_SAMPLES]:
+                model.update(zt)
+                rows.append(model.bold().magnitude)
+            return fwdmodels.ureg.Quantity(np.stack(rows), "dimensionless")
         return fwdmodels.simulate_bold(inputs[key], f"{dt!r} s", backend="numba", **options)
 
     reply = {"file": fwdmodels.__file__}
