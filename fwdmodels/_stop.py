@@ -27,8 +27,8 @@ import contextlib
 import signal
 import threading
 
-__all__ = ["begin", "end", "request", "requested", "clear", "check", "held", "STOP_SIGNALS",
-           "wrote", "written"]
+__all__ = ["begin", "end", "request", "requested", "clear", "check", "held", "call_each",
+           "STOP_SIGNALS", "wrote", "written"]
 
 #: The signals that stop a run: Ctrl-C, SIGTERM, and SIGHUP (the terminal or ssh session
 #: closed), those of them this system has.
@@ -84,11 +84,18 @@ def held():
 
     In the main thread, each stop signal that is not ignored gets a handler that only notes
     it; when the block ends, however it ends, the handlers that were there are put back and
-    each signal noted is raised again, so that it has the effect it would have had: an
-    exception from a Python handler (``KeyboardInterrupt``), the end of the process for one
-    whose action is the default. Python runs signal handlers in the main thread only, so a
-    block run in another thread is never interrupted and nothing needs holding there. A stop
-    recorded before the block (:func:`request`) is raised at once, before the block starts.
+    each signal noted is raised again, every one of them even if the handler of an earlier
+    one raised, so that each has the effect it would have had: an exception from a Python
+    handler (``KeyboardInterrupt``), the end of the process for one whose action is the
+    default. A stop recorded before the block (:func:`request`) is raised at once, before
+    the block starts.
+
+    Python runs signal handlers in the main thread only, so a block run in another thread
+    is not interrupted by an exception; but a signal whose action is to end the process ends
+    it whichever thread runs, and nothing can be held from another thread (nor in a
+    sub-interpreter). The writers that move outputs in several steps therefore also leave
+    what a killed process needs to be undone by the next run (see
+    :func:`fwdmodels.io._atomic.remove_stale_parts`).
     """
     check()
     if threading.current_thread() is not threading.main_thread():
@@ -111,16 +118,33 @@ def held():
     try:
         for sig in STOP_SIGNALS:
             handler = signal.getsignal(sig)
-            if handler not in (signal.SIG_IGN, None):
-                saved[sig] = signal.signal(sig, note)
+            if handler in (signal.SIG_IGN, None):
+                continue
+            saved[sig] = handler     # kept before the swap: a signal right after it loses none
+            try:
+                signal.signal(sig, note)
+            except ValueError:       # a sub-interpreter: signals are not ours to handle
+                del saved[sig]
+                break
         yield
     finally:
-        done.append(True)
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-        for sig in came:
-            signal.raise_signal(sig)
+        try:
+            call_each(signal.signal, list(saved.items()))
+        finally:
+            done.append(True)        # from here on, a handler left in place passes it on
+            call_each(signal.raise_signal, [(sig,) for sig in came])
     check()
+
+
+def call_each(call, arguments: list) -> None:
+    """``call(*a)`` for each ``a`` of ``arguments``, every one even if an earlier one raised
+    (a signal's exception, say); an exception is raised again once all were called (the
+    last one, with the earlier ones as its context)."""
+    if arguments:
+        try:
+            call(*arguments[0])
+        finally:
+            call_each(call, arguments[1:])
 
 
 def wrote(path) -> None:

@@ -503,6 +503,65 @@ def test_a_holding_handler_left_in_place_passes_the_signal_on():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+class _Stop(Exception):
+    """What a program's own SIGTERM handler raises, in these tests."""
+
+
+def _stop_handler(signum, frame):
+    raise _Stop(signum)
+
+
+def test_a_signal_right_after_a_swap_leaves_no_handler_replaced(monkeypatch):
+    """A signal whose handler raises, arriving just after ``held`` (or the command line) has
+    swapped a handler and before it could note what it replaced, still finds every handler
+    put back."""
+    from fwdmodels import _stop
+
+    real, fired = signal.signal, []
+
+    def swap_then_signal(sig, handler):
+        previous = real(sig, handler)
+        if sig == signal.SIGINT and handler not in (signal.default_int_handler,) and not fired:
+            fired.append(handler)
+            signal.raise_signal(signal.SIGTERM)      # its handler raises
+        return previous
+
+    with _signal_dispositions(SIGINT=signal.default_int_handler, SIGTERM=_stop_handler):
+        monkeypatch.setattr(signal, "signal", swap_then_signal)
+        with pytest.raises(_Stop):
+            with _stop.held():
+                pass
+        monkeypatch.undo()
+        assert fired and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is _stop_handler
+        fired.clear()
+        previous = {}
+        monkeypatch.setattr(signal, "signal", swap_then_signal)
+        with pytest.raises(_Stop):
+            cli._catch_stop_signals(previous)
+        monkeypatch.undo()
+        cli._restore_signals(previous)
+        assert fired == [cli._on_stop_signal]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_every_signal_held_is_delivered_even_when_the_first_raises():
+    """Ctrl-C and SIGTERM both arrive during the move: Ctrl-C's KeyboardInterrupt comes out,
+    and SIGTERM still reaches its handler (it would end a process left at the default)."""
+    from fwdmodels import _stop
+
+    got = []
+    with _signal_dispositions(SIGINT=signal.default_int_handler,
+                              SIGTERM=lambda signum, frame: got.append(signum)):
+        with pytest.raises(KeyboardInterrupt):
+            with _stop.held():
+                signal.raise_signal(signal.SIGINT)
+                signal.raise_signal(signal.SIGTERM)
+                assert got == []                       # held
+        assert got == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 _TERMINATED = """
 import os, signal, sys
 from pathlib import Path

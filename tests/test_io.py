@@ -1,6 +1,7 @@
 """fwdmodels.io: every input format read back exactly, metadata, atomic writes, bad files."""
 
 import os
+import signal
 import sys
 import zipfile
 
@@ -497,3 +498,76 @@ def test_stale_part_files_of_dead_runs_are_removed_and_nothing_else(tmp_path, mo
     (store / "zarr.json").write_text("{}")
     fio.save(tmp_path / "new.npz", "bold", data, metadata=_meta())
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + ["new.npz"])
+
+
+def test_an_old_store_a_killed_replacement_left_aside_is_moved_back_or_removed(tmp_path,
+                                                                              monkeypatch):
+    """A process killed between the two renames of a Zarr replacement leaves the old store
+    in ``.NAME.HOST-PID.RANDOM.fwdmodels-old/store``: the next run moves it back when
+    nothing took its place, removes it when the new store did, and leaves a live process's
+    or another host's alone."""
+    from fwdmodels.io import _atomic
+
+    monkeypatch.setattr(_atomic, "_CLEANED", set())
+    host, dead = _atomic._HOST, _dead_pid()
+    for name, text in (("a.zarr", "old a"), ("b.zarr", "old b"), ("c.zarr", "old c"),
+                       ("d.zarr", "old d")):
+        owner = {"c.zarr": f"{host}-{os.getpid()}", "d.zarr": f"otherhost-{dead}"}.get(
+            name, f"{host}-{dead}")
+        aside = tmp_path / f".{name}.{owner}.abcd1234.fwdmodels-old" / "store"
+        aside.mkdir(parents=True)
+        (aside / "zarr.json").write_text(text)
+    (tmp_path / "b.zarr").mkdir()                      # the new b got into place
+    (tmp_path / "b.zarr" / "zarr.json").write_text("new b")
+    removed = _atomic.remove_stale_parts(tmp_path)
+    assert len(removed) == 2
+    assert (tmp_path / "a.zarr" / "zarr.json").read_text() == "old a"      # moved back
+    assert (tmp_path / "b.zarr" / "zarr.json").read_text() == "new b"      # old one removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["a.zarr", "b.zarr", f".c.zarr.{host}-{os.getpid()}.abcd1234.fwdmodels-old",
+         f".d.zarr.otherhost-{dead}.abcd1234.fwdmodels-old"])
+
+
+_KILLED_IN_A_THREAD = """
+import os, signal, sys, threading
+from pathlib import Path
+from fwdmodels.io.zarr import atomic_store
+out, real = Path(sys.argv[1]), os.rename
+def rename_then_terminate(src, dst):
+    real(src, dst)
+    if Path(src) == out:                 # the old store just moved aside
+        os.kill(os.getpid(), signal.SIGTERM)           # ends the process at once
+def replace():
+    with atomic_store(out, force=True) as tmp:
+        (tmp / "zarr.json").write_text("new")
+os.rename = rename_then_terminate
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+thread = threading.Thread(target=replace)
+thread.start()
+thread.join()
+print("not reached")
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_replacement_killed_in_another_thread_is_undone_by_the_next_run(tmp_path,
+                                                                          monkeypatch):
+    """SIGTERM at its default ends the process whichever thread runs, so nothing can hold
+    it while a thread replaces a store: the old store is left aside, and the next run in
+    the folder puts it back."""
+    pytest.importorskip("zarr")
+    import subprocess
+
+    from fwdmodels.io import _atomic
+
+    out = tmp_path / "o.zarr"
+    out.mkdir()
+    (out / "zarr.json").write_text("old")
+    done = subprocess.run([sys.executable, "-c", _KILLED_IN_A_THREAD, str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    assert not out.exists()                            # killed between the two renames
+    monkeypatch.setattr(_atomic, "_CLEANED", set())
+    _atomic.remove_stale_parts(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.zarr"]
+    assert (out / "zarr.json").read_text() == "old"

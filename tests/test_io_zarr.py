@@ -112,6 +112,40 @@ def test_a_failed_replacement_keeps_the_old_store_and_says_why(tmp_path, monkeyp
     assert _leftovers(tmp_path) == []
 
 
+def test_an_interrupted_parallel_write_leaves_nothing_once_it_returns(tmp_path):
+    """Ctrl-C during ``write_dask`` on dask's threaded scheduler: by the time the
+    KeyboardInterrupt reaches the caller, no thread is still writing into the temporary store
+    (which would bring it back after its removal)."""
+    import signal
+    import threading
+    import time
+
+    import dask.array as da
+
+    started = []
+
+    def slow(block):
+        if not started:          # a real Ctrl-C, to the main thread, while chunks are written
+            started.append(threading.Timer(0.1, signal.pthread_kill,
+                                           (threading.main_thread().ident, signal.SIGINT)))
+            started[0].start()
+        time.sleep(0.2)
+        return block
+
+    array = da.from_array(np.ones((40, 2)), chunks=(5, 2)).map_blocks(
+        slow, meta=np.array((), dtype=float))
+    meta = fio.build_metadata("bold", "bold", "dimensionless", ["time", "region"], 1.0)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fz.write_dask(tmp_path / "o.zarr", "bold", array, metadata=meta)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert started and os.listdir(tmp_path) == []
+    time.sleep(0.5)                                    # longer than a chunk takes
+    assert os.listdir(tmp_path) == []
+
+
 def test_failed_write_leaves_nothing(tmp_path):
     meta = fio.build_metadata("bold", "bold", "dimensionless", ["time", "region"], 1.0)
     with pytest.raises(KeyboardInterrupt):

@@ -64,18 +64,19 @@ def _catch_stop_signals(previous: dict | None = None) -> dict:
         default = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
         try:
             if signal.getsignal(sig) is default:
-                previous[sig] = signal.signal(sig, _on_stop_signal)
+                previous[sig] = default      # kept before the swap: a signal right after it
+                signal.signal(sig, _on_stop_signal)   # still finds it to put back
         except ValueError:                   # not in the main thread
+            previous.pop(sig, None)
             break
     return previous
 
 
 def _restore_signals(previous: dict) -> None:
-    """Put back the handlers ``_catch_stop_signals`` replaced, then forget any recorded stop,
-    even if a signal arrives in between."""
+    """Put back the handlers ``_catch_stop_signals`` replaced, every one even if a signal's
+    exception comes meanwhile, then forget any recorded stop."""
     try:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        _stop.call_each(signal.signal, list(previous.items()))
     finally:
         _stop.end()
 
@@ -186,4 +187,7 @@ def main(argv=None) -> int:
     except Exception as exc:  # a bug of ours
         return _internal_error(prog, exc, getattr(args, "debug", False))
     finally:
-        _restore_signals(previous)
+        try:
+            _restore_signals(previous)
+        except KeyboardInterrupt:            # a stop as the command ended: its work is done,
+            pass                             # and its status and message stand

@@ -4,11 +4,15 @@ A run that is interrupted (Ctrl-C, SIGTERM, SIGHUP, a full disk) leaves neither 
 output nor a change to an existing file: the temporary file is removed and the destination is
 only ever touched by :func:`os.replace` (or :func:`os.link`, which also refuses to overwrite).
 
-A process killed outright (SIGKILL, a power cut) cannot clean up. Its temporary files are named
+A process killed outright (SIGKILL, a power cut, or a signal whose action is to end the
+process arriving while another thread writes) cannot clean up. Its temporary files are named
 ``.<output name>.<host>-<process id>.<random>.fwdmodels-part[...]``, and the next run that
 writes into the same folder removes those of its own host whose process is gone
-(:func:`remove_stale_parts`); nothing else is ever touched (files of other hosts, of live
-processes, or of any other name).
+(:func:`remove_stale_parts`). A Zarr store being replaced is first moved aside, into
+``.<output name>.<host>-<process id>.<random>.fwdmodels-old``; if the process was killed
+before the new store took its place, the next run moves the old one back, and otherwise
+removes it. Nothing else is ever touched (files of other hosts, of live processes, or of any
+other name).
 """
 
 from __future__ import annotations
@@ -24,16 +28,20 @@ from pathlib import Path
 from .. import _stop
 from ..errors import FwdModelsError
 
-__all__ = ["check_output_path", "atomic_path", "TEMP_SUFFIX", "temp_prefix",
+__all__ = ["check_output_path", "atomic_path", "TEMP_SUFFIX", "OLD_SUFFIX", "temp_prefix",
            "remove_stale_parts", "check_free_space"]
 
 #: Suffix of the temporary files written next to an output while it is produced.
 TEMP_SUFFIX = ".fwdmodels-part"
+#: Suffix of the folder an existing Zarr store is moved into while a new one replaces it.
+OLD_SUFFIX = ".fwdmodels-old"
 _HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
-#: A temporary file or directory of fwdmodels: ``.NAME.HOST-PID.RANDOM.fwdmodels-part...``
-#: (RANDOM as :mod:`tempfile` makes it: 8 characters of ``[a-z0-9_]``).
-_PART = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9]+)-(?P<pid>[0-9]+)\.[a-z0-9_]{8}"
-                   + re.escape(TEMP_SUFFIX) + r"(?:_raw\.fif)?$")
+#: ``.NAME.HOST-PID.RANDOM``, RANDOM as :mod:`tempfile` makes it: 8 characters of [a-z0-9_].
+_OURS = r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9]+)-(?P<pid>[0-9]+)\.[a-z0-9_]{8}"
+#: A temporary file or directory of fwdmodels: ``.NAME.HOST-PID.RANDOM.fwdmodels-part...``.
+_PART = re.compile(_OURS + re.escape(TEMP_SUFFIX) + r"(?:_raw\.fif)?$")
+#: An old store moved aside: ``.NAME.HOST-PID.RANDOM.fwdmodels-old``, holding ``store``.
+_OLD = re.compile(_OURS + re.escape(OLD_SUFFIX) + "$")
 _CLEANED: set = set()
 
 
@@ -55,9 +63,11 @@ def _alive(pid: int) -> bool:
 def remove_stale_parts(directory) -> list:
     """Remove the temporary files that killed fwdmodels runs of this host left in ``directory``.
 
-    Only names of the fwdmodels pattern (see the module notes) whose host is this one and
-    whose process id is not running are removed. Each directory is looked at once per process.
-    Returns the paths removed.
+    Only names of the fwdmodels patterns (see the module notes) whose host is this one and
+    whose process id is not running are touched: a temporary file or folder is removed; an
+    old Zarr store moved aside is moved back to its name if nothing took its place, and
+    removed otherwise. Each directory is looked at once per process. Returns the paths
+    removed (or moved back).
     """
     directory = Path(directory)
     key = os.path.realpath(directory)
@@ -70,11 +80,13 @@ def remove_stale_parts(directory) -> list:
     except OSError:
         return removed
     for entry in entries:
-        match = _PART.match(entry.name)
+        match = _PART.match(entry.name) or _OLD.match(entry.name)
         if match is None or match["host"] != _HOST or _alive(int(match["pid"])):
             continue
         try:
-            if entry.is_dir(follow_symlinks=False):
+            if entry.name.endswith(OLD_SUFFIX):
+                _put_back_or_remove(Path(entry.path), directory / match["name"])
+            elif entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path)
             else:
                 os.unlink(entry.path)
@@ -82,6 +94,15 @@ def remove_stale_parts(directory) -> list:
             continue
         removed.append(Path(entry.path))
     return removed
+
+
+def _put_back_or_remove(aside: Path, destination: Path) -> None:
+    """An old store that a killed replacement left ``aside``: back at ``destination`` if
+    nothing took its place (the new store never got there), else removed."""
+    store = aside / "store"
+    if os.path.lexists(store) and not os.path.lexists(destination):
+        os.rename(store, destination)
+    shutil.rmtree(aside)
 
 
 def _size(n: int) -> str:
@@ -198,4 +219,5 @@ def _move_no_clobber(tmp: Path, path: Path) -> None:
                                  f"overwrite it (or choose another name)") from None
         os.replace(tmp, path)
         return
-    tmp.unlink()
+    with contextlib.suppress(OSError):  # the output is whole; a name left behind is a part
+        tmp.unlink()                    # file, removed by a later run

@@ -23,6 +23,7 @@ only once complete, so an existing ``.zarr`` output is always a complete one.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import errno
 import os
@@ -34,7 +35,8 @@ import numpy as np
 
 from .. import _stop
 from ..errors import FwdModelsError, optional_import
-from ._atomic import TEMP_SUFFIX, _umask, check_output_path, remove_stale_parts, temp_prefix
+from ._atomic import (OLD_SUFFIX, TEMP_SUFFIX, _umask, check_output_path, remove_stale_parts,
+                      temp_prefix)
 from ._zarr_store import ZarrView, zarr_module
 from .metadata import dumps
 from .output import OutputFile
@@ -129,27 +131,28 @@ def _exists_error(path) -> FwdModelsError:
 def _move_store(tmp: Path, path: Path, force: bool) -> None:
     """Rename the finished store ``tmp`` to ``path``; with ``force``, replace what is there.
 
-    The old store is first renamed aside, to ``.NAME.*.fwdmodels-old`` next to ``path``, and
-    renamed back if the new one cannot be moved in. The stop signals are held meanwhile
-    (:func:`fwdmodels._stop.held`), so a stop never leaves the old store aside. Once the new
-    store is in place, the old one becomes a temporary folder of this process (a name that
-    :func:`~fwdmodels.io._atomic.remove_stale_parts` removes once the process is gone), then
-    is deleted. Only a process killed outright (SIGKILL) between the two renames leaves the
-    old store aside, under its ``.fwdmodels-old`` name, which nothing removes.
+    The old store is first renamed aside, into ``.NAME.HOST-PID.RANDOM.fwdmodels-old`` next
+    to ``path``, and renamed back if the new one cannot be moved in. The stop signals are held
+    meanwhile (:func:`fwdmodels._stop.held`). Once the new store is in place, the old one is
+    renamed to a temporary folder's name and deleted. A process killed between the two renames
+    (SIGKILL, or a signal that ends the process while another thread writes) leaves the old
+    store aside; the next run that writes into the folder moves it back
+    (:func:`~fwdmodels.io._atomic.remove_stale_parts`).
     """
     directory = path.parent if str(path.parent) else Path(".")
-    old = garbage = None
+    old, replaced = None, False
     try:
         with _stop.held():
             if os.path.lexists(path):
                 if not force:
                     raise _exists_error(path)
-                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".fwdmodels-old",
+                old = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix=OLD_SUFFIX,
                                             dir=directory))
                 try:
                     os.rename(path, old / "store")
                 except OSError:
                     os.rmdir(old)
+                    old = None
                     raise
             try:
                 os.rename(tmp, path)     # refuses a non-empty directory that appeared meanwhile
@@ -162,29 +165,16 @@ def _move_store(tmp: Path, path: Path, force: bool) -> None:
                         not force and os.path.lexists(path):
                     raise _exists_error(path) from None
                 raise
+            replaced = True
             _stop.wrote(path)
-            if old is not None:
-                garbage = _as_part(old, path, directory)
     finally:
-        if garbage is not None:
-            shutil.rmtree(garbage, ignore_errors=True)
-
-
-def _as_part(old: Path, path: Path, directory: Path) -> Path:
-    """Move folder ``old`` into a temporary folder of this process; return the folder to delete.
-
-    ``old`` itself is returned if the move cannot be made."""
-    try:
-        part = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=directory))
-    except OSError:
-        return old
-    try:
-        os.rename(old, part / "old")
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.rmdir(part)
-        return old
-    return part
+        if replaced and old is not None:     # (otherwise it may hold the only copy: kept)
+            doomed = old.with_name(old.name[:-len(OLD_SUFFIX)] + TEMP_SUFFIX)
+            try:
+                os.rename(old, doomed)       # so that a store half deleted is never moved back
+            except OSError:
+                doomed = old
+            shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _chunks(shape: tuple, dtype: np.dtype) -> tuple:
@@ -305,5 +295,23 @@ def write_dask(path, name: str, array, *, metadata: dict, force: bool = False,
     with atomic_store(path, force) as tmp:
         target = _create(tmp, name, array.shape, array.dtype, chunks, metadata,
                          dict(extra or {}))
-        da.store(array, target, lock=False, compute=True)
+        _store(da, array, target)
     return path
+
+
+def _store(da, array, target) -> None:
+    """``da.store`` into ``target``; with dask's threaded scheduler (its default), on a pool of
+    its own, which is drained when the store fails or is interrupted: dask itself returns at
+    once, while threads may still be writing chunks into the store about to be removed."""
+    import dask
+    import dask.threaded
+
+    if dask.base.get_scheduler(collections=[array]) is not dask.threaded.get:
+        da.store(array, target, lock=False, compute=True)
+        return
+    workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
+    pool = concurrent.futures.ThreadPoolExecutor(workers)
+    try:
+        da.store(array, target, lock=False, compute=True, scheduler="threads", pool=pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
