@@ -11,9 +11,11 @@ a stop.
 
 Moving an output into place takes more than one system call (a hard link, then removing the
 temporary name; or, replacing a Zarr store, two renames). :func:`held` holds the stop signals
-meanwhile, in the command line and in any other program that calls fwdmodels: a signal that
-arrives in the middle is delivered, to whatever handler was there, once the move is complete,
-so that an output is either whole or as it was, never half moved. The outputs moved into
+meanwhile, in the command line and in any other program that calls fwdmodels from its main
+thread: a signal that arrives in the middle is delivered, to whatever handler was there, once
+the move is complete, so that an output is either whole or as it was, never half moved (what
+a process killed in the middle leaves is undone by the next run: see
+:mod:`fwdmodels.io._atomic`). The outputs moved into
 place during a command are listed (:func:`wrote`, :func:`written`) so that the command line
 can say which were written before a stop.
 
