@@ -15,9 +15,9 @@ meanwhile, in the command line and in any other program that calls fwdmodels fro
 thread: a signal that arrives in the middle is delivered, to whatever handler was there, once
 the move is complete, so that an output is either whole or as it was, never half moved (what
 a process killed in the middle leaves is undone by the next run: see
-:mod:`fwdmodels.io._atomic`). The outputs moved into
-place during a command are listed (:func:`wrote`, :func:`written`) so that the command line
-can say which were written before a stop.
+:mod:`fwdmodels.io._atomic`). The outputs moved into place during a command are listed
+(:func:`wrote`, :func:`written`) so that the command line can say which were written before
+a stop.
 
 The command line calls :func:`begin` and :func:`end` around a command: both forget a recorded
 stop, and outputs are listed only between them.
