@@ -562,6 +562,25 @@ def test_every_signal_held_is_delivered_even_when_the_first_raises():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_stop_as_the_command_ends_is_still_a_stop(tmp_path, monkeypatch, capsys):
+    """A SIGTERM while the command line puts its handlers back, after the work: the outputs
+    are whole, and the status is still 130, not the finished command's 0 (a script running
+    ``fwdmodels ... && next`` must not go on)."""
+    np.save(tmp_path / "in.npy", np.full((50, 2), 0.2))
+    real = cli._restore_signals
+
+    def restore_then_stop(previous):
+        real(previous)
+        raise KeyboardInterrupt                        # as the handler raises it
+
+    monkeypatch.setattr(cli, "_restore_signals", restore_then_stop)
+    status = cli.main(["bold", str(tmp_path / "in.npy"), "-o", str(tmp_path / "o.npz"),
+                       "--dt", "1ms", "-q"])
+    assert status == 130
+    assert "interrupted as it ended; its outputs are whole" in capsys.readouterr().err
+    assert fio.load(tmp_path / "o.npz")[0].shape == (50, 2)
+
+
 _TERMINATED = """
 import os, signal, sys
 from pathlib import Path

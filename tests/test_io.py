@@ -511,16 +511,18 @@ def test_an_old_store_a_killed_replacement_left_aside_is_moved_back_or_removed(t
     monkeypatch.setattr(_atomic, "_CLEANED", set())
     host, dead = _atomic._HOST, _dead_pid()
     for name, text in (("a.zarr", "old a"), ("b.zarr", "old b"), ("c.zarr", "old c"),
-                       ("d.zarr", "old d")):
+                       ("d.zarr", "old d"), ("e.zarr", "old e")):
         owner = {"c.zarr": f"{host}-{os.getpid()}", "d.zarr": f"otherhost-{dead}"}.get(
             name, f"{host}-{dead}")
         aside = tmp_path / f".{name}.{owner}.abcd1234.fwdmodels-old" / "store"
         aside.mkdir(parents=True)
         (aside / "zarr.json").write_text(text)
-    (tmp_path / "b.zarr").mkdir()                      # the new b got into place
+    (tmp_path / f".a.zarr.{host}-{dead}.zz99aa00.fwdmodels-part").mkdir()  # the new a, never
+    (tmp_path / "b.zarr").mkdir()                      # moved in; the new b got into place
     (tmp_path / "b.zarr" / "zarr.json").write_text("new b")
+    # the new e got into place too, and was removed by its user since: e is not brought back
     removed = _atomic.remove_stale_parts(tmp_path)
-    assert len(removed) == 2
+    assert len(removed) == 4
     assert (tmp_path / "a.zarr" / "zarr.json").read_text() == "old a"      # moved back
     assert (tmp_path / "b.zarr" / "zarr.json").read_text() == "new b"      # old one removed
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(

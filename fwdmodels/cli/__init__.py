@@ -189,5 +189,7 @@ def main(argv=None) -> int:
     finally:
         try:
             _restore_signals(previous)
-        except KeyboardInterrupt:            # a stop as the command ended: its work is done,
-            pass                             # and its status and message stand
+        except KeyboardInterrupt:            # a stop as the command ended: its outputs are
+            print(f"{prog}: interrupted as it ended; its outputs are whole",   # whole, but a
+                  file=sys.stderr)                         # caller must still see the stop
+            return EXIT_INTERRUPTED  # noqa: B012

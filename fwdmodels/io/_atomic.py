@@ -10,9 +10,9 @@ process arriving while another thread writes) cannot clean up. Its temporary fil
 writes into the same folder removes those of its own host whose process is gone
 (:func:`remove_stale_parts`). A Zarr store being replaced is first moved aside, into
 ``.<output name>.<host>-<process id>.<random>.fwdmodels-old``; if the process was killed
-before the new store took its place, the next run moves the old one back, and otherwise
-removes it. Nothing else is ever touched (files of other hosts, of live processes, or of any
-other name).
+before the new store took its place (the new one is still a part file of that process), the
+next run moves the old one back, and otherwise removes it. Nothing else is ever touched
+(files of other hosts, of live processes, or of any other name).
 """
 
 from __future__ import annotations
@@ -79,13 +79,16 @@ def remove_stale_parts(directory) -> list:
         entries = list(os.scandir(directory))
     except OSError:
         return removed
+    # the new stores that killed replacements never moved in: (name, pid) of each part
+    unmoved = {(m["name"], m["pid"]) for m in map(_PART.match, (e.name for e in entries)) if m}
     for entry in entries:
         match = _PART.match(entry.name) or _OLD.match(entry.name)
         if match is None or match["host"] != _HOST or _alive(int(match["pid"])):
             continue
         try:
             if entry.name.endswith(OLD_SUFFIX):
-                _put_back_or_remove(Path(entry.path), directory / match["name"])
+                back = (match["name"], match["pid"]) in unmoved
+                _put_back_or_remove(Path(entry.path), directory / match["name"], back)
             elif entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path)
             else:
@@ -96,11 +99,13 @@ def remove_stale_parts(directory) -> list:
     return removed
 
 
-def _put_back_or_remove(aside: Path, destination: Path) -> None:
-    """An old store that a killed replacement left ``aside``: back at ``destination`` if
-    nothing took its place (the new store never got there), else removed."""
+def _put_back_or_remove(aside: Path, destination: Path, back: bool) -> None:
+    """An old store that a killed replacement left ``aside``: back at ``destination`` when
+    the replacement's new store is still a part file (``back``: it never got there) and
+    nothing is at ``destination``; else removed (the new store got there, whatever became of
+    it since)."""
     store = aside / "store"
-    if os.path.lexists(store) and not os.path.lexists(destination):
+    if back and os.path.isdir(store) and not os.path.lexists(destination):
         os.rename(store, destination)
     shutil.rmtree(aside)
 

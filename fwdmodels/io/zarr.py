@@ -306,11 +306,17 @@ def _store(da, array, target) -> None:
     import dask
     import dask.threaded
 
-    if dask.base.get_scheduler(collections=[array]) is not dask.threaded.get:
+    if dask.base.get_scheduler(collections=[array]) is not dask.threaded.get or \
+            dask.config.get("pool", None) is not None:      # a pool of the user's: theirs
         da.store(array, target, lock=False, compute=True)
         return
-    workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
-    pool = concurrent.futures.ThreadPoolExecutor(workers)
+    import dask.system
+
+    workers = dask.config.get("num_workers", None) or dask.system.CPU_COUNT
+    # dask's own kind of pool when it has one: it runs each task in the caller's context
+    executor = getattr(dask.threaded, "ContextAwareThreadPoolExecutor",
+                       concurrent.futures.ThreadPoolExecutor)
+    pool = executor(workers)
     try:
         da.store(array, target, lock=False, compute=True, scheduler="threads", pool=pool)
     finally:
