@@ -38,6 +38,7 @@ import numpy as np
 
 from .. import _stop
 from ..errors import FwdModelsError, MissingDependencyError
+from ..io._atomic import _same_file
 from .argtypes import axis, override, positive_int, quantity_text, reference, seed, snr_db
 from .flags import flag_table, to_flags
 
@@ -276,13 +277,6 @@ def _check_report(report: Path, outdir: Path, taken: dict, args) -> None:
 
 
 # --------------------------------------------------------------------------- one file
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def _same(a, b) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and \
             not isinstance(a, bool) and not isinstance(b, bool):
